@@ -75,7 +75,9 @@ func (*TunnelSpec) Kind() Kind { return KindTunnel }
 var ifNameRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,15}$`)
 
 // ValidInterfaceName reports whether name is a usable Linux interface name.
-func ValidInterfaceName(name string) bool { return ifNameRE.MatchString(name) && name != "." && name != ".." }
+func ValidInterfaceName(name string) bool {
+	return ifNameRE.MatchString(name) && name != "." && name != ".."
+}
 
 // TunnelSysctls lists the sysctl short names a TunnelSpec may set.
 var TunnelSysctls = map[string]bool{
