@@ -32,7 +32,7 @@ type DebugObject struct {
 	Terminal      bool                 `json:"terminal,omitempty"`
 	Held          bool                 `json:"held,omitempty"`
 	Deleted       bool                 `json:"deleted,omitempty"`
-	LastReconcile time.Time            `json:"lastReconcile,omitempty"`
+	LastReconcile time.Time            `json:"lastReconcile,omitzero"`
 	LastDuration  string               `json:"lastDuration,omitempty"`
 	FirstSeen     time.Time            `json:"firstSeen"`
 }

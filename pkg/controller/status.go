@@ -26,7 +26,7 @@ type ObjectStatus struct {
 	LastError string `json:"lastError,omitempty"`
 	// Terminal is set when LastError cannot be fixed by retrying.
 	Terminal      bool          `json:"terminal,omitempty"`
-	LastReconcile time.Time     `json:"lastReconcile,omitempty"`
+	LastReconcile time.Time     `json:"lastReconcile,omitzero"`
 	LastDuration  time.Duration `json:"lastDurationNanos,omitempty"`
 	// Deleted is set once the object was removed from the node; the entry stays as a tombstone
 	// so that sources can tell "gone" from "never seen".
@@ -46,9 +46,9 @@ func (s *ObjectStatus) Ready() bool {
 // SourceStatus is what the controller knows about one source.
 type SourceStatus struct {
 	Name                string    `json:"name"`
-	LastSuccess         time.Time `json:"lastSuccess,omitempty"`
+	LastSuccess         time.Time `json:"lastSuccess,omitzero"`
 	LastError           string    `json:"lastError,omitempty"`
-	LastErrorTime       time.Time `json:"lastErrorTime,omitempty"`
+	LastErrorTime       time.Time `json:"lastErrorTime,omitzero"`
 	ConsecutiveFailures int       `json:"consecutiveFailures"`
 	// Generation is the snapshot generation that last took this source's objects.
 	Generation int64 `json:"generation"`
