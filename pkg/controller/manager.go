@@ -225,12 +225,20 @@ func (m *Manager) Update(source string, objs v1alpha1.ObjectSet) {
 	m.mu.Lock()
 	old := m.snap
 	oldSet := old.Source(source)
-	prevHeld := m.held[source]
-	effective, held, releasedHold := m.guard(source, oldSet, objs, prevHeld)
+	// One pass over the old objects finds the removals, one over the new ones the rest.
+	removed := map[v1alpha1.Kind][]string{}
+	for kind, oldKeys := range oldSet {
+		newKeys := objs[kind]
+		for key := range oldKeys {
+			if _, ok := newKeys[key]; !ok {
+				removed[kind] = append(removed[kind], key)
+			}
+		}
+	}
+	effective, held, releasedHold := m.guard(oldSet, objs, removed, m.held[source])
 	gen := old.Generation + 1
 	next := old.with(gen, source, effective)
-	// Keys whose object in this source appeared, changed or vanished.
-	for kind, newKeys := range effective {
+	for kind, newKeys := range objs {
 		oldKeys := oldSet[kind]
 		for key, o := range newKeys {
 			if p := oldKeys[key]; p == nil || p.Hash != o.Hash {
@@ -240,13 +248,13 @@ func (m *Manager) Update(source string, objs v1alpha1.ObjectSet) {
 			}
 		}
 	}
-	for kind, oldKeys := range oldSet {
-		newKeys := effective[kind]
-		for key := range oldKeys {
-			if _, ok := newKeys[key]; !ok {
-				if eff := next.Get(kind, key); eff != old.Get(kind, key) {
-					changes = append(changes, change{kind, key, eff})
-				}
+	for kind, keys := range removed {
+		for _, key := range keys {
+			if held[kind][key] != nil {
+				continue
+			}
+			if eff := next.Get(kind, key); eff != old.Get(kind, key) {
+				changes = append(changes, change{kind, key, eff})
 			}
 		}
 	}
@@ -343,63 +351,48 @@ func (m *Manager) setDesired(st *ObjectStatus, o *v1alpha1.Object, now time.Time
 	}
 }
 
-// guard applies the deletion guard to one source's update. It returns the effective object set
-// (objs plus held objects), the deletions now held, and the keys whose hold was released.
-func (m *Manager) guard(source string, oldSet, objs v1alpha1.ObjectSet, prevHeld map[v1alpha1.Kind]map[string]*v1alpha1.Object) (
+// guard applies the deletion guard to one source's update, given the keys the update removes.
+// It returns the effective object set (objs plus held objects), the deletions now held, and the
+// keys whose earlier hold was released (declared again, or confirmed by this second answer).
+func (m *Manager) guard(oldSet, objs v1alpha1.ObjectSet, removed map[v1alpha1.Kind][]string, prevHeld map[v1alpha1.Kind]map[string]*v1alpha1.Object) (
 	effective v1alpha1.ObjectSet, held map[v1alpha1.Kind]map[string]*v1alpha1.Object, released map[v1alpha1.Kind]map[string]bool) {
 	effective = objs
 	held = map[v1alpha1.Kind]map[string]*v1alpha1.Object{}
 	released = map[v1alpha1.Kind]map[string]bool{}
-	// A held key that is desired again is released; one still missing is confirmed.
+	release := func(kind v1alpha1.Kind, key string) {
+		if released[kind] == nil {
+			released[kind] = map[string]bool{}
+		}
+		released[kind][key] = true
+	}
+	// Every earlier hold ends now: either the key is desired again, or this answer confirms it.
 	for kind, keys := range prevHeld {
 		for key := range keys {
-			if objs[kind][key] != nil {
-				if released[kind] == nil {
-					released[kind] = map[string]bool{}
-				}
-				released[kind][key] = true
-			}
+			release(kind, key)
 		}
 	}
-	if m.opts.AllowMassDelete || oldSet.Len() == 0 {
-		for kind, keys := range prevHeld {
-			for key := range keys {
-				if released[kind] == nil {
-					released[kind] = map[string]bool{}
-				}
-				released[kind][key] = true
-			}
-		}
+	if m.opts.AllowMassDelete || len(removed) == 0 {
 		return effective, held, released
 	}
 	wipe := objs.Len() == 0
-	for kind, oldKeys := range oldSet {
-		var removed []string
-		newKeys := objs[kind]
-		for key := range oldKeys {
-			if _, ok := newKeys[key]; ok {
-				continue
+	for kind, keys := range removed {
+		var fresh []string
+		for _, key := range keys {
+			if prevHeld[kind][key] == nil {
+				fresh = append(fresh, key)
 			}
-			if prevHeld[kind][key] != nil {
-				// Second answer without it: the deletion is confirmed.
-				if released[kind] == nil {
-					released[kind] = map[string]bool{}
-				}
-				released[kind][key] = true
-				continue
-			}
-			removed = append(removed, key)
 		}
-		if len(removed) == 0 {
+		if len(fresh) == 0 {
 			continue
 		}
-		mass := float64(len(removed)) > m.opts.Guard.MaxFraction*float64(len(oldKeys)) && len(removed) >= m.opts.Guard.MinCount
+		total := len(oldSet[kind])
+		mass := float64(len(fresh)) > m.opts.Guard.MaxFraction*float64(total) && len(fresh) >= m.opts.Guard.MinCount
 		if !mass && !wipe {
 			continue
 		}
-		h := make(map[string]*v1alpha1.Object, len(removed))
-		for _, key := range removed {
-			h[key] = oldKeys[key]
+		h := make(map[string]*v1alpha1.Object, len(fresh))
+		for _, key := range fresh {
+			h[key] = oldSet[kind][key]
 		}
 		held[kind] = h
 	}
@@ -512,16 +505,7 @@ func (m *Manager) resync(ctx context.Context) {
 			kr.queue.Add(key)
 		}
 	}
-	m.expireTombstones()
-}
-
-func (m *Manager) expireTombstones() {
-	cutoff := time.Now().Add(-m.opts.TombstoneTTL)
-	for _, st := range m.store.List("") {
-		if st.Deleted && st.Desired == nil && st.LastReconcile.Before(cutoff) {
-			m.store.forget(st.Kind, st.Key)
-		}
-	}
+	m.store.expireTombstones(time.Now().Add(-m.opts.TombstoneTTL))
 }
 
 // Run starts the reconcile workers and the sources and blocks until ctx ends; then it stops the

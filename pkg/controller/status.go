@@ -183,10 +183,15 @@ func (s *Store) updateSource(name string, fn func(v *SourceStatus)) {
 	s.mu.Unlock()
 }
 
-// forget drops a tombstone (used when a deleted object's entry has been reported long enough).
-func (s *Store) forget(kind v1alpha1.Kind, key string) {
+// expireTombstones drops entries of objects deleted from the node before cutoff and no longer
+// desired, so that churn does not grow the store without bound.
+func (s *Store) expireTombstones(cutoff time.Time) {
 	s.mu.Lock()
-	delete(s.objects, statusKey{kind, key})
+	for k, o := range s.objects {
+		if o.Deleted && o.Desired == nil && o.LastReconcile.Before(cutoff) {
+			delete(s.objects, k)
+		}
+	}
 	s.mu.Unlock()
 }
 
