@@ -1,0 +1,40 @@
+# edgeagent: `make run` builds and runs the agent on the example; `make test` installs what is
+# missing and runs every test (lint, unit and integration tests with the race detector, and the
+# kernel lab).
+SHELL := /bin/bash
+export PATH := $(PATH):/usr/local/go/bin:$(HOME)/go/bin
+GO ?= go
+BIN := hack/out/edgeagent
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+CONFIG ?= hack/examples/edgeagent.yaml
+
+.PHONY: build run deps test unit lint kernel-test bench kernel-bench
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/edgeagent
+
+run: build
+	$(BIN) run -c $(CONFIG)
+
+deps:
+	hack/install-deps.sh
+
+test: deps lint unit kernel-test
+
+unit:
+	$(GO) test -race -count=1 -timeout 30m ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	staticcheck ./...
+
+kernel-test:
+	hack/kernel-lab/run.sh ./reconcilers/tunnel -test.v -test.run Kernel
+
+bench:
+	$(GO) test -run XXX -bench . -benchmem ./pkg/controller/
+
+kernel-bench:
+	hack/kernel-lab/run.sh ./reconcilers/tunnel -test.run XXX -test.bench Kernel -test.benchmem
