@@ -21,7 +21,8 @@ const Binary = "/usr/sbin/bird"
 
 // Options says how to run one BIRD.
 type Options struct {
-	// Config is the text of bird.conf. "{{DIR}}" in it is replaced by the instance directory.
+	// Config is the text of bird.conf. "{{DIR}}" in it is replaced by the instance directory,
+	// which has an empty "peers" subdirectory for included files.
 	Config string
 	// Netns, when set, runs BIRD inside that named network namespace (ip netns exec).
 	Netns string
@@ -30,11 +31,13 @@ type Options struct {
 // Instance is one running BIRD.
 type Instance struct {
 	t *testing.T
-	// Dir holds bird.conf, the socket and the pid file; tests put included files here too.
-	Dir    string
-	Socket string
-	Conf   string
-	opts   Options
+	// Dir holds bird.conf, the socket and the pid file.
+	Dir string
+	// PeerDir is Dir/peers, created empty, for the files the config includes.
+	PeerDir string
+	Socket  string
+	Conf    string
+	opts    Options
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -89,7 +92,11 @@ func Start(t *testing.T, opts Options) *Instance {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	in := &Instance{t: t, Dir: dir, Socket: filepath.Join(dir, "bird.ctl"), Conf: filepath.Join(dir, "bird.conf"), opts: opts}
+	in := &Instance{t: t, Dir: dir, PeerDir: filepath.Join(dir, "peers"), Socket: filepath.Join(dir, "bird.ctl"),
+		Conf: filepath.Join(dir, "bird.conf"), opts: opts}
+	if err := os.Mkdir(in.PeerDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	conf := bytes.ReplaceAll([]byte(opts.Config), []byte("{{DIR}}"), []byte(dir))
 	if err := os.WriteFile(in.Conf, conf, 0o644); err != nil {
 		t.Fatal(err)
