@@ -1,0 +1,302 @@
+// Package dnsserver is edgeagent's authoritative DNS server: zones compiled from DNSZone specs,
+// swapped in atomically, answered with GeoDNS (EDNS Client Subnet aware) from prepacked wire
+// messages on SO_REUSEPORT UDP sockets, and from miekg/dns for everything unusual and over TCP.
+package dnsserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/go-logr/logr"
+	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/edgeagent/edgeagent/api/v1alpha1"
+	"github.com/edgeagent/edgeagent/pkg/geoip"
+)
+
+// Options configure a Server.
+type Options struct {
+	// Addr is the UDP and TCP listen address; default ":53".
+	Addr string
+	// UDPSockets is the number of SO_REUSEPORT UDP sockets, each with its own reader;
+	// default GOMAXPROCS.
+	UDPSockets int
+	// GeoIP places clients; nil puts every client in the default location.
+	GeoIP *geoip.DB
+	// UDPSize is the EDNS UDP payload size the server advertises; default 1232.
+	UDPSize uint16
+	// Logger receives the server's logs.
+	Logger logr.Logger
+	// Registerer receives the server's metrics; nil registers nothing.
+	Registerer prometheus.Registerer
+}
+
+// Server is an authoritative DNS server. Its zone table is swapped atomically; readers never
+// take a lock.
+type Server struct {
+	opts    Options
+	log     logr.Logger
+	metrics *metrics
+	table   atomic.Pointer[table]
+
+	mu    sync.Mutex // serialises zone writers
+	zones map[string]*CompiledZone
+
+	runMu   sync.Mutex
+	started bool
+	closed  bool
+	conns   []*net.UDPConn
+	tcp     net.Listener
+	tcpSrv  *dns.Server
+	wg      sync.WaitGroup
+	cancel  context.CancelFunc
+	udpAddr *net.UDPAddr
+	tcpAddr net.Addr
+}
+
+// table is one immutable version of the served zones.
+type table struct {
+	zones map[string]*CompiledZone
+	// names maps lower-case wire names to prepacked entries, each from the most specific zone.
+	names map[string]*entry
+}
+
+// New returns a server with no zones; Start opens its sockets.
+func New(opts Options) (*Server, error) {
+	if opts.Addr == "" {
+		opts.Addr = ":53"
+	}
+	if opts.UDPSockets <= 0 {
+		opts.UDPSockets = runtime.GOMAXPROCS(0)
+	}
+	if opts.UDPSize < 512 {
+		opts.UDPSize = 1232
+	}
+	if opts.Logger.GetSink() == nil {
+		opts.Logger = logr.Discard()
+	}
+	s := &Server{
+		opts:    opts,
+		log:     opts.Logger,
+		metrics: newMetrics(opts.UDPSockets + 1),
+		zones:   map[string]*CompiledZone{},
+	}
+	s.table.Store(&table{zones: map[string]*CompiledZone{}, names: map[string]*entry{}})
+	if opts.Registerer != nil {
+		if err := opts.Registerer.Register(s.metrics); err != nil {
+			return nil, fmt.Errorf("dns server: register metrics: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// Compile validates spec as the zone apex and prepacks its answers. serial is the SOA serial
+// unless the spec sets one. The error names every bad record (spec.records[i] (name TYPE)).
+func (s *Server) Compile(apex string, spec *v1alpha1.DNSZoneSpec, serial uint32) (*CompiledZone, error) {
+	z, err := compileZone(apex, spec, serial)
+	if err != nil {
+		return nil, err
+	}
+	z.prepack()
+	z.metrics = s.metrics.zone(z.apex)
+	return z, nil
+}
+
+// SetZone serves z in place of any zone with the same apex. In-flight queries finish on the
+// version they started with.
+func (s *Server) SetZone(z *CompiledZone) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if z.metrics == nil {
+		z.metrics = s.metrics.zone(z.apex)
+	}
+	s.zones[z.apex] = z
+	s.publish()
+}
+
+// DeleteZone stops serving apex; it reports whether the zone was loaded.
+func (s *Server) DeleteZone(apex string) bool {
+	apex = dns.CanonicalName(apex)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.zones[apex]; !ok {
+		return false
+	}
+	delete(s.zones, apex)
+	s.publish()
+	s.metrics.drop(apex)
+	return true
+}
+
+// Zones lists the apexes served, sorted.
+func (s *Server) Zones() []string {
+	t := s.table.Load()
+	out := make([]string, 0, len(t.zones))
+	for apex := range t.zones {
+		out = append(out, apex)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Zone returns the served version of apex, or nil.
+func (s *Server) Zone(apex string) *CompiledZone {
+	return s.table.Load().zones[dns.CanonicalName(apex)]
+}
+
+// publish builds and stores a new table from s.zones; s.mu is held.
+func (s *Server) publish() {
+	t := &table{zones: make(map[string]*CompiledZone, len(s.zones))}
+	n := 0
+	for apex, z := range s.zones {
+		t.zones[apex] = z
+		n += len(z.entries)
+	}
+	t.names = make(map[string]*entry, n)
+	for apex, z := range s.zones {
+		for key, e := range z.entries {
+			if t.zoneForWire(key) == apex {
+				t.names[key] = e
+			}
+		}
+	}
+	s.table.Store(t)
+}
+
+// zoneForWire returns the apex of the most specific zone holding a wire-format name.
+func (t *table) zoneForWire(w string) string {
+	name := wireToText(w)
+	if z := t.findZone(name); z != nil {
+		return z.apex
+	}
+	return ""
+}
+
+// findZone returns the most specific zone holding name (lower-case FQDN), or nil.
+func (t *table) findZone(name string) *CompiledZone {
+	for p := name; ; {
+		if z := t.zones[p]; z != nil {
+			return z
+		}
+		if p == "." {
+			return nil
+		}
+		i, end := dns.NextLabel(p, 0)
+		if end {
+			p = "."
+		} else {
+			p = p[i:]
+		}
+	}
+}
+
+func wireToText(w string) string {
+	name, _, err := dns.UnpackDomainName([]byte(w), 0)
+	if err != nil {
+		return ""
+	}
+	return strings.ToLower(name)
+}
+
+// Start opens the UDP sockets and the TCP listener and serves until ctx ends or Close.
+func (s *Server) Start(ctx context.Context) error {
+	s.runMu.Lock()
+	defer s.runMu.Unlock()
+	if s.started || s.closed {
+		return errors.New("dns server: already started or closed")
+	}
+	conns, err := listenUDP(ctx, s.opts.Addr, s.opts.UDPSockets)
+	if err != nil {
+		return fmt.Errorf("dns server %s: %w", s.opts.Addr, err)
+	}
+	s.udpAddr = conns[0].LocalAddr().(*net.UDPAddr)
+	// TCP on the port UDP got (which matters when Addr asked for port 0).
+	tcpAddr := net.JoinHostPort(hostOf(s.opts.Addr), fmt.Sprint(s.udpAddr.Port))
+	var lc net.ListenConfig
+	tl, err := lc.Listen(ctx, "tcp", tcpAddr)
+	if err != nil {
+		for _, c := range conns {
+			_ = c.Close()
+		}
+		return fmt.Errorf("dns server %s: listen tcp: %w", tcpAddr, err)
+	}
+	s.conns, s.tcp, s.tcpAddr = conns, tl, tl.Addr()
+	ctx, s.cancel = context.WithCancel(ctx)
+	for i, c := range conns {
+		w, err := newWorker(s, c, i)
+		if err != nil {
+			s.cancel()
+			for _, c := range conns {
+				_ = c.Close()
+			}
+			_ = tl.Close()
+			return fmt.Errorf("dns server %s: %w", s.opts.Addr, err)
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			w.run()
+		}()
+	}
+	s.tcpSrv = &dns.Server{Listener: tl, Net: "tcp", Handler: dns.HandlerFunc(s.serveTCP)}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.tcpSrv.ActivateAndServe(); err != nil && ctx.Err() == nil {
+			s.log.Error(err, "dns tcp server stopped", "addr", tcpAddr)
+		}
+	}()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		<-ctx.Done()
+		s.shutdown()
+	}()
+	s.started = true
+	s.log.Info("dns server listening", "udp", s.udpAddr.String(), "tcp", s.tcpAddr.String(), "udpSockets", len(conns), "geoip", s.opts.GeoIP.Path())
+	return nil
+}
+
+func hostOf(addr string) string {
+	h, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return ""
+	}
+	return h
+}
+
+// UDPAddr is the bound UDP address (after Start).
+func (s *Server) UDPAddr() *net.UDPAddr { return s.udpAddr }
+
+// TCPAddr is the bound TCP address (after Start).
+func (s *Server) TCPAddr() net.Addr { return s.tcpAddr }
+
+func (s *Server) shutdown() {
+	for _, c := range s.conns {
+		_ = c.Close()
+	}
+	if s.tcpSrv != nil {
+		_ = s.tcpSrv.Shutdown()
+	}
+}
+
+// Close stops serving and waits for every goroutine of the server.
+func (s *Server) Close() error {
+	s.runMu.Lock()
+	s.closed = true
+	cancel := s.cancel
+	s.runMu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	s.wg.Wait()
+	return nil
+}
