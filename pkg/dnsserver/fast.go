@@ -75,6 +75,9 @@ func (h *handler) handle(q []byte, src netip.Addr, out []byte) int {
 		if c.cum != nil && bits > sc {
 			sc = bits
 		}
+		if qq.ecs && qq.ecsBits == 0 {
+			sc = 0 // the client asked for no tailoring (RFC 7871 section 7.1.2)
+		}
 		scope = uint8(sc)
 	}
 	n := len(p.wire)

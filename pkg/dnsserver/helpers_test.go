@@ -74,6 +74,7 @@ func testGeoDB(t testing.TB) *geoip.DB {
 		{CIDR: "203.0.113.128/25", Continent: "AS"},
 		{CIDR: "2001:db8:1::/48", Country: "US", Continent: "NA"},
 		{CIDR: "100.64.0.0/10", Country: "FR", Continent: "EU"},
+		{CIDR: "127.0.0.2/32", Country: "DE", Continent: "EU"},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -226,7 +226,7 @@ func (z *CompiledZone) packAnswer(name string, qtype uint16) *answer {
 
 func packResult(name string, qtype uint16, res *result) *packed {
 	m := &dns.Msg{
-		MsgHdr: dns.MsgHdr{Response: true, Authoritative: res.aa, Rcode: res.rcode},
+		MsgHdr:   dns.MsgHdr{Response: true, Authoritative: res.aa, Rcode: res.rcode},
 		Question: []dns.Question{{Name: name, Qtype: qtype, Qclass: dns.ClassINET}},
 		Answer:   res.answer,
 		Ns:       res.ns,

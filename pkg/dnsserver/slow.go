@@ -111,6 +111,9 @@ func (s *Server) respond(req *dns.Msg, src netip.Addr, maxUDP int, loc *geoip.Lo
 		if p.weighted && srcBits > scope {
 			scope = srcBits
 		}
+		if ecs != nil && ecs.SourceNetmask == 0 {
+			scope = 0 // the client asked for no tailoring (RFC 7871 section 7.1.2)
+		}
 	}
 	return s.finish(resp, req, opt, ecs, scope, maxUDP)
 }
