@@ -24,8 +24,9 @@ type Options struct {
 	// Config is the text of bird.conf. "{{DIR}}" in it is replaced by the instance directory,
 	// which has an empty "peers" subdirectory for included files.
 	Config string
-	// Netns, when set, runs BIRD inside that named network namespace (ip netns exec).
-	Netns string
+	// Starter, when set, starts the command instead of exec.Cmd.Start, e.g. netlab's
+	// Namespace.Start to run BIRD inside a test's network namespace.
+	Starter func(*exec.Cmd) error
 }
 
 // Instance is one running BIRD.
@@ -109,14 +110,15 @@ func Start(t *testing.T, opts Options) *Instance {
 func (in *Instance) start() {
 	in.t.Helper()
 	args := []string{Binary, "-f", "-c", in.Conf, "-s", in.Socket, "-P", filepath.Join(in.Dir, "bird.pid")}
-	if in.opts.Netns != "" {
-		args = append([]string{"ip", "netns", "exec", in.opts.Netns}, args...)
-	}
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Dir = in.Dir
 	stderr := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = stderr, stderr
-	if err := cmd.Start(); err != nil {
+	start := cmd.Start
+	if in.opts.Starter != nil {
+		start = func() error { return in.opts.Starter(cmd) }
+	}
+	if err := start(); err != nil {
 		in.t.Fatalf("start bird: %v", err)
 	}
 	done := make(chan struct{})
@@ -151,7 +153,7 @@ func (in *Instance) Stop() {
 	}
 	cmd.Process.Kill()
 	<-done
-	// ip netns exec execs bird, so the pid is BIRD's; the socket file stays behind.
+	// BIRD killed with SIGKILL leaves its socket file behind.
 	os.Remove(in.Socket)
 }
 
