@@ -26,6 +26,9 @@ type ClientOptions struct {
 	// Secret is the center's shared agent API key; the bearer is bcrypt(Secret + RouterUUID).
 	// Secret + RouterUUID must fit bcrypt's 72 bytes.
 	Secret string
+	// Bearer is a precomputed bcrypt(Secret + RouterUUID); empty computes one. It lets several
+	// clients (e.g. with different timeouts) share one hash.
+	Bearer string
 	// Timeout bounds one attempt (peerApiCenter.requestTimeout); default 15 s.
 	Timeout time.Duration
 	// Retries is how many more attempts a retryable failure (network error, timeout, HTTP 5xx or
@@ -69,9 +72,12 @@ func NewClient(o ClientOptions) (*Client, error) {
 	if o.Secret == "" {
 		return nil, errors.New("peerapi client: secret is required")
 	}
-	bearer, err := HashToken(o.Secret + o.RouterUUID)
-	if err != nil {
-		return nil, fmt.Errorf("peerapi client: bearer: %w", err)
+	bearer := o.Bearer
+	if bearer == "" {
+		var err error
+		if bearer, err = HashToken(o.Secret + o.RouterUUID); err != nil {
+			return nil, fmt.Errorf("peerapi client: bearer: %w", err)
+		}
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 15 * time.Second
@@ -91,6 +97,9 @@ func NewClient(o ClientOptions) (*Client, error) {
 	}
 	return &Client{o: o, base: strings.TrimRight(o.BaseURL, "/") + "/agent/" + url.PathEscape(o.RouterUUID), bearer: bearer, hc: hc}, nil
 }
+
+// Bearer returns the client's bearer hash (to share it with another client).
+func (c *Client) Bearer() string { return c.bearer }
 
 // RouterUUID returns the router this client speaks for.
 func (c *Client) RouterUUID() string { return c.o.RouterUUID }

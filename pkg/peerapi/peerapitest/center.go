@@ -74,6 +74,13 @@ type Center struct {
 	unhang     chan struct{}
 	changed    chan struct{}
 
+	// verified remembers tokens that passed bcrypt for a plain text: the agent sends one hash per
+	// process, and bcrypt under the race detector costs over a second per check.
+	verified map[string]string
+	// cbToken is the callback bearer, hashed once for the same reason (the server hashes per call;
+	// the agent cannot tell the difference).
+	cbToken string
+
 	cbWG   sync.WaitGroup
 	closed chan struct{}
 }
@@ -87,6 +94,7 @@ func New(o Options) *Center {
 		o:        o,
 		sessions: map[string]peerapi.Session{},
 		faults:   map[string]Fault{},
+		verified: map[string]string{},
 		calls:    map[string]int{},
 		unhang:   make(chan struct{}),
 		changed:  make(chan struct{}),
@@ -282,7 +290,7 @@ func (c *Center) serve(w http.ResponseWriter, r *http.Request) {
 	// The server compares agentApiKey + <router in the URL> with the token before it looks the
 	// router up.
 	tok, _ := peerapi.BearerToken(r.Header.Get("Authorization"))
-	if !peerapi.CheckToken(tok, c.o.AgentAPIKey+router) {
+	if !c.checkToken(tok, c.o.AgentAPIKey+router) {
 		c.mu.Lock()
 		c.unauth++
 		c.mu.Unlock()
@@ -357,6 +365,37 @@ func (c *Center) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// checkToken is bcrypt.CompareHashAndPassword(token, plain), remembering successes.
+func (c *Center) checkToken(tok, plain string) bool {
+	c.mu.Lock()
+	p, ok := c.verified[tok]
+	c.mu.Unlock()
+	if ok {
+		return p == plain
+	}
+	if !peerapi.CheckToken(tok, plain) {
+		return false
+	}
+	c.mu.Lock()
+	c.verified[tok] = plain
+	c.mu.Unlock()
+	return true
+}
+
+// callbackToken returns bcrypt(AgentSecret + RouterUUID), computed once.
+func (c *Center) callbackToken() (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cbToken != "" {
+		return c.cbToken, nil
+	}
+	tok, err := peerapi.HashToken(c.o.AgentSecret + c.o.RouterUUID)
+	if err == nil {
+		c.cbToken = tok
+	}
+	return tok, err
+}
+
 // modify applies the server's /modify rules.
 func (c *Center) modify(w http.ResponseWriter, r *http.Request) {
 	var body struct {
@@ -426,7 +465,7 @@ func (c *Center) callback() {
 	go func() {
 		defer c.cbWG.Done()
 		res := Callback{}
-		tok, err := peerapi.HashToken(c.o.AgentSecret + c.o.RouterUUID)
+		tok, err := c.callbackToken()
 		if err == nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			go func() {
