@@ -325,6 +325,7 @@ type validator struct {
 	ctx       context.Context
 	good      []*change
 	baseKnown bool
+	rejected  int
 }
 
 func (v *validator) check() error {
@@ -338,8 +339,18 @@ func (v *validator) check() error {
 // resolve finds the rejected changes of set, which is applied on disk on top of v.good (known to
 // pass). On return every change of set is either in v.good (applied) or rejected (restored).
 func (v *validator) resolve(set []*change) error {
+	return v.resolveKnown(set, nil)
+}
+
+// resolveKnown is resolve; known, when set, is the failed check of exactly this state (so it
+// need not be run again).
+func (v *validator) resolveKnown(set []*change, known error) error {
 	for {
-		err := v.check()
+		err := known
+		known = nil
+		if err == nil {
+			err = v.check()
+		}
 		if err == nil {
 			v.good = append(v.good, set...)
 			return nil
@@ -373,15 +384,22 @@ func (v *validator) resolve(set []*change) error {
 		}
 		h := len(set) / 2
 		v.restoreAll(set[h:])
+		rejected := v.rejected
 		if err := v.resolve(set[:h]); err != nil {
 			return err
 		}
 		v.applyAll(set[h:])
+		if v.rejected == rejected {
+			// The first half was all good, so the second half holds what failed this check:
+			// split it without checking it whole again.
+			return v.resolveKnown(set[h:], err)
+		}
 		return v.resolve(set[h:])
 	}
 }
 
 func (v *validator) reject(c *change, be *bird.Error) {
+	v.rejected++
 	c.rejected = be
 	if err := c.restore(); err != nil {
 		v.r.log.Error(err, "roll back rejected file", "key", c.key, "path", c.path)
