@@ -1,0 +1,282 @@
+package tunnel
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/netip"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
+	"golang.org/x/sys/unix"
+)
+
+// Link kinds as the kernel names them (IFLA_INFO_KIND).
+const (
+	kindWireGuard = "wireguard"
+	kindTUN       = "tun"
+	kindGRE       = "gre"
+	kindIP6GRE    = "ip6gre"
+)
+
+// ip6tnlIgnEncapLimit is IP6_TNL_F_IGN_ENCAP_LIMIT, what `encaplimit none` sets.
+const ip6tnlIgnEncapLimit = 0x1
+
+// linkState is one interface as the kernel reports it. netlink's Gretun cannot express ip6gre's
+// encapsulation limit and guesses gre vs ip6gre from the local address, so the kind and the GRE
+// parameters are parsed here from the raw message.
+type linkState struct {
+	link netlink.Link
+	kind string
+	gre  greParams
+}
+
+// greParams are the GRE attributes the reconciler manages.
+type greParams struct {
+	local, remote netip.Addr // invalid when unset (local "any")
+	ttl           uint8
+	ignEncapLimit bool // ip6gre only
+}
+
+func (g greParams) String() string {
+	local := "any"
+	if g.local.IsValid() && !g.local.IsUnspecified() {
+		local = g.local.String()
+	}
+	s := fmt.Sprintf("local %s remote %s ttl %d", local, g.remote, g.ttl)
+	if g.ignEncapLimit {
+		s += " encaplimit none"
+	}
+	return s
+}
+
+// equal compares as the kernel stores them: an unset local reads back as 0.0.0.0 or ::.
+func (g greParams) equal(o greParams) bool {
+	norm := func(a netip.Addr) netip.Addr {
+		if a.IsValid() && a.IsUnspecified() {
+			return netip.Addr{}
+		}
+		return a.Unmap()
+	}
+	return norm(g.local) == norm(o.local) && norm(g.remote) == norm(o.remote) &&
+		g.ttl == o.ttl && g.ignEncapLimit == o.ignEncapLimit
+}
+
+// rtRequest builds a request that runs on the reconciler's own rtnetlink socket (in its
+// namespace); netlink.Handle keeps its sockets private.
+func (r *Reconciler) rtRequest(proto, flags int) *nl.NetlinkRequest {
+	req := nl.NewNetlinkRequest(proto, flags)
+	req.Sockets = map[int]*nl.SocketHandle{unix.NETLINK_ROUTE: r.rtSock}
+	return req
+}
+
+// getLink reads the interface called name; it returns nil, nil when there is none.
+func (r *Reconciler) getLink(name string) (*linkState, error) {
+	req := r.rtRequest(unix.RTM_GETLINK, unix.NLM_F_ACK)
+	req.AddData(nl.NewIfInfomsg(unix.AF_UNSPEC))
+	req.AddData(nl.NewRtAttr(unix.IFLA_IFNAME, nl.ZeroTerminated(name)))
+	msgs, err := req.Execute(unix.NETLINK_ROUTE, unix.RTM_NEWLINK)
+	if errors.Is(err, unix.ENODEV) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(msgs) != 1 {
+		return nil, fmt.Errorf("get link: %d answers", len(msgs))
+	}
+	return parseLinkState(msgs[0])
+}
+
+func parseLinkState(m []byte) (*linkState, error) {
+	l, err := netlink.LinkDeserialize(nil, m)
+	if err != nil {
+		return nil, err
+	}
+	st := &linkState{link: l}
+	msg := nl.DeserializeIfInfomsg(m)
+	attrs, err := nl.ParseRouteAttr(m[msg.Len():])
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range attrs {
+		if a.Attr.Type != unix.IFLA_LINKINFO {
+			continue
+		}
+		infos, err := nl.ParseRouteAttr(a.Value)
+		if err != nil {
+			return nil, err
+		}
+		var data []byte
+		for _, info := range infos {
+			switch info.Attr.Type {
+			case nl.IFLA_INFO_KIND:
+				st.kind = string(trimNUL(info.Value))
+			case nl.IFLA_INFO_DATA:
+				data = info.Value
+			}
+		}
+		if (st.kind == kindGRE || st.kind == kindIP6GRE) && data != nil {
+			if st.gre, err = parseGRE(data); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return st, nil
+}
+
+func trimNUL(b []byte) []byte {
+	for len(b) > 0 && b[len(b)-1] == 0 {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+func parseGRE(data []byte) (greParams, error) {
+	var g greParams
+	attrs, err := nl.ParseRouteAttr(data)
+	if err != nil {
+		return g, err
+	}
+	for _, a := range attrs {
+		switch a.Attr.Type {
+		case nl.IFLA_GRE_LOCAL:
+			g.local, _ = netip.AddrFromSlice(a.Value)
+		case nl.IFLA_GRE_REMOTE:
+			g.remote, _ = netip.AddrFromSlice(a.Value)
+		case nl.IFLA_GRE_TTL:
+			if len(a.Value) > 0 {
+				g.ttl = a.Value[0]
+			}
+		case nl.IFLA_GRE_FLAGS:
+			if len(a.Value) >= 4 {
+				g.ignEncapLimit = binary.NativeEndian.Uint32(a.Value)&ip6tnlIgnEncapLimit != 0
+			}
+		}
+	}
+	return g, nil
+}
+
+// greRequest creates (index 0) or changes (index > 0) a gre or ip6gre link. A change sends every
+// parameter because the kernel resets the ones left out.
+func (r *Reconciler) greRequest(name, kind string, index, mtu int, g greParams) error {
+	flags := unix.NLM_F_ACK
+	if index == 0 {
+		flags |= unix.NLM_F_CREATE | unix.NLM_F_EXCL
+	}
+	req := r.rtRequest(unix.RTM_NEWLINK, flags)
+	msg := nl.NewIfInfomsg(unix.AF_UNSPEC)
+	msg.Index = int32(index)
+	req.AddData(msg)
+	req.AddData(nl.NewRtAttr(unix.IFLA_IFNAME, nl.ZeroTerminated(name)))
+	if index == 0 && mtu > 0 {
+		req.AddData(nl.NewRtAttr(unix.IFLA_MTU, nl.Uint32Attr(uint32(mtu))))
+	}
+	info := nl.NewRtAttr(unix.IFLA_LINKINFO, nil)
+	info.AddRtAttr(nl.IFLA_INFO_KIND, nl.NonZeroTerminated(kind))
+	data := info.AddRtAttr(nl.IFLA_INFO_DATA, nil)
+	if g.local.IsValid() {
+		data.AddRtAttr(nl.IFLA_GRE_LOCAL, g.local.AsSlice())
+	}
+	data.AddRtAttr(nl.IFLA_GRE_REMOTE, g.remote.AsSlice())
+	data.AddRtAttr(nl.IFLA_GRE_TTL, nl.Uint8Attr(g.ttl))
+	if kind == kindGRE {
+		// A fixed TTL requires path MTU discovery (the kernel refuses ttl with nopmtudisc).
+		data.AddRtAttr(nl.IFLA_GRE_PMTUDISC, nl.Uint8Attr(1))
+	} else {
+		var f uint32
+		if g.ignEncapLimit {
+			f |= ip6tnlIgnEncapLimit
+		}
+		data.AddRtAttr(nl.IFLA_GRE_FLAGS, nl.Uint32Attr(f))
+	}
+	req.AddData(info)
+	_, err := req.Execute(unix.NETLINK_ROUTE, 0)
+	return err
+}
+
+// probeKernelWireGuard asks the kernel to create a wireguard link with an MTU no device accepts:
+// EINVAL means the kind exists (the attempt also loads the module), "not supported" means it
+// does not. Nothing is ever created; should the kernel accept it anyway, the link is removed.
+func (r *Reconciler) probeKernelWireGuard() (bool, error) {
+	name := r.opts.ManagedPrefix + "wgprobe"
+	if len(name) > 15 {
+		name = name[:15]
+	}
+	l := &netlink.Wireguard{LinkAttrs: netlink.LinkAttrs{Name: name, MTU: math.MaxInt32}}
+	err := r.h.LinkAdd(l)
+	switch {
+	case err == nil:
+		if del := r.h.LinkDel(l); del != nil {
+			return true, fmt.Errorf("remove wireguard probe link %s: %w", name, del)
+		}
+		return true, nil
+	case errors.Is(err, unix.EINVAL):
+		return true, nil
+	case errors.Is(err, unix.EOPNOTSUPP), errors.Is(err, unix.ENOTSUP):
+		return false, nil
+	default:
+		return false, fmt.Errorf("probe kernel wireguard: %w", err)
+	}
+}
+
+// listAddrs lists the addresses on the interface, retrying interrupted dumps.
+func (r *Reconciler) listAddrs(l netlink.Link) ([]netlink.Addr, error) {
+	for i := 0; ; i++ {
+		a, err := r.h.AddrList(l, netlink.FAMILY_ALL)
+		if errors.Is(err, netlink.ErrDumpInterrupted) && i < 5 {
+			continue
+		}
+		return a, err
+	}
+}
+
+// listOwnRoutes lists the IPv6 /128 routes of the interface that the reconciler makes (protocol
+// boot, main table); kernel routes and routes others added with another protocol are not ours.
+func (r *Reconciler) listOwnRoutes(l netlink.Link) ([]netlink.Route, error) {
+	filter := &netlink.Route{LinkIndex: l.Attrs().Index, Table: unix.RT_TABLE_MAIN}
+	var rs []netlink.Route
+	var err error
+	for i := 0; i < 5; i++ {
+		rs, err = r.h.RouteListFiltered(netlink.FAMILY_V6, filter, netlink.RT_FILTER_OIF|netlink.RT_FILTER_TABLE)
+		if !errors.Is(err, netlink.ErrDumpInterrupted) {
+			break
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	var own []netlink.Route
+	for _, rt := range rs {
+		if rt.Protocol != unix.RTPROT_BOOT || rt.Dst == nil {
+			continue
+		}
+		if ones, bits := rt.Dst.Mask.Size(); ones != 128 || bits != 128 {
+			continue
+		}
+		own = append(own, rt)
+	}
+	return own, nil
+}
+
+// addrKey identifies an address by what the spec controls: local IP, prefix and peer.
+// With a peer the prefix length belongs to the peer (netlink reports the local side as a host
+// address), so it is taken from there.
+func addrKey(a netlink.Addr) string {
+	ones, _ := a.Mask.Size()
+	peer := a.Peer != nil && !a.Peer.IP.Equal(a.IP)
+	if peer {
+		ones, _ = a.Peer.Mask.Size()
+	}
+	k := fmt.Sprintf("%s/%d", a.IP, ones)
+	if peer {
+		k += " peer " + a.Peer.IP.String()
+	}
+	return k
+}
+
+func ipNet(a netip.Addr, bits int) *net.IPNet {
+	return &net.IPNet{IP: a.AsSlice(), Mask: net.CIDRMask(bits, a.BitLen())}
+}
