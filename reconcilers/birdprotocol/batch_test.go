@@ -24,7 +24,7 @@ import (
 type fakeBIRD struct {
 	dir string
 
-	mu                sync.Mutex
+	mu                 sync.Mutex
 	checks, configures int
 	checkErr           error
 	configureErr       error
