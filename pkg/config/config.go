@@ -105,6 +105,9 @@ type FileSourceConfig struct {
 
 // TunnelConfig configures the tunnel reconciler.
 type TunnelConfig struct {
+	// Enabled runs the tunnel reconciler. It owns every interface with ManagedPrefix, removing
+	// those nobody desires, so it is off unless asked for; a PeerAPI config.json turns it on.
+	Enabled bool `yaml:"enabled" json:"enabled"`
 	// ManagedPrefix: only interfaces whose name starts with it are created, changed or removed.
 	ManagedPrefix string `yaml:"managedPrefix" json:"managedPrefix"`
 	// StaleHandshake: a WireGuard peer whose last handshake is older gets its endpoint
@@ -121,6 +124,8 @@ type TunnelConfig struct {
 
 // BIRDConfig configures the BIRD protocol reconciler and the BIRD control-socket client.
 type BIRDConfig struct {
+	// Enabled runs the BIRD protocol reconciler (off by default; a PeerAPI config.json turns it on).
+	Enabled bool `yaml:"enabled" json:"enabled"`
 	ControlSocket string `yaml:"controlSocket" json:"controlSocket"`
 	// PeerConfDir holds one managed file per BIRDProtocol object; bird.conf must include it.
 	PeerConfDir string `yaml:"peerConfDir" json:"peerConfDir"`

@@ -323,6 +323,9 @@ func jsonTypeError(err error) string {
 func ParsePeerAPIJSON(name string, data []byte) (*Config, []Warning, error) {
 	c := Default()
 	c.Sources.PeerAPI.Enabled = true
+	// The PeerAPI agent managed tunnels and BIRD files: as a drop-in, so does edgeagent.
+	c.Tunnel.Enabled = true
+	c.BIRD.Enabled = true
 	c.origins = map[string]string{}
 	var warns []Warning
 	var errs []error
