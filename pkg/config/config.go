@@ -125,7 +125,7 @@ type TunnelConfig struct {
 // BIRDConfig configures the BIRD protocol reconciler and the BIRD control-socket client.
 type BIRDConfig struct {
 	// Enabled runs the BIRD protocol reconciler (off by default; a PeerAPI config.json turns it on).
-	Enabled bool `yaml:"enabled" json:"enabled"`
+	Enabled       bool   `yaml:"enabled" json:"enabled"`
 	ControlSocket string `yaml:"controlSocket" json:"controlSocket"`
 	// PeerConfDir holds one managed file per BIRDProtocol object; bird.conf must include it.
 	PeerConfDir string `yaml:"peerConfDir" json:"peerConfDir"`
