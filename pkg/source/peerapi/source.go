@@ -76,7 +76,7 @@ type Source struct {
 	// applied is, per session, the version its objects were translated from (for status 3).
 	applied map[string]peerapi.Session
 	intents map[string]intent
-	// syncs counts completed fetches (good or bad), for tests and /debug.
+	// syncs counts finished syncs (applied or failed), for tests and /debug.
 	syncs int
 
 	rmu      sync.Mutex // guards reported (owned by the report loop, read by tests)
@@ -187,7 +187,7 @@ func (s *Source) Status() peerapi.StatusData {
 	return d
 }
 
-// Syncs counts the fetches done so far.
+// Syncs counts the syncs finished so far (applied or failed).
 func (s *Source) Syncs() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -239,9 +239,13 @@ func (s *Source) Run(ctx context.Context, sink controller.Sink) error {
 
 // syncOnce fetches and, if the answer is good, applies it. A failed fetch keeps everything.
 func (s *Source) syncOnce(ctx context.Context, sink controller.Sink) {
+	defer func() {
+		s.mu.Lock()
+		s.syncs++
+		s.mu.Unlock()
+	}()
 	sessions, err := s.o.Client.Sessions(ctx)
 	s.mu.Lock()
-	s.syncs++
 	prev := s.applied
 	s.mu.Unlock()
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/netip"
-	"strconv"
 	"strings"
 
 	"github.com/edgeagent/edgeagent/api/v1alpha1"
@@ -171,6 +170,3 @@ func inAny(a netip.Addr, ps []netip.Prefix) bool {
 	}
 	return false
 }
-
-// itoa is strconv.Itoa, short for the translation code.
-func itoa(n int) string { return strconv.Itoa(n) }
