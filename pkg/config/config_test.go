@@ -105,6 +105,9 @@ func TestPeerAPICodeShape(t *testing.T) {
 		// Not in config.json: native defaults.
 		{"ops.listen", c.Ops.Listen, "127.0.0.1:9470"},
 		{"tunnel.managedPrefix", c.Tunnel.ManagedPrefix, "dn"},
+		// A PeerAPI drop-in manages tunnels and BIRD files, as the old agent did.
+		{"tunnel.enabled", c.Tunnel.Enabled, true},
+		{"bird.enabled", c.BIRD.Enabled, true},
 	}
 	for _, ch := range checks {
 		if !reflect.DeepEqual(ch.got, ch.want) {
