@@ -20,6 +20,18 @@ type handler struct {
 	shard int
 	name  [256]byte // lower-cased parsedQuery name
 	loc   geoip.Location
+	// cache remembers recent clients' locations: resolvers send the same few subnets.
+	cache [locCacheSize]locEntry
+}
+
+// locCacheSize is the number of direct-mapped location cache slots per handler.
+const locCacheSize = 1024
+
+type locEntry struct {
+	addr               netip.Addr
+	country, continent uint16
+	prefix             int
+	valid              bool
 }
 
 // parsedQuery is what the fast path parsed from a packet.
@@ -66,12 +78,18 @@ func (h *handler) handle(q []byte, src netip.Addr, out []byte) int {
 			}
 			bits = int(qq.ecsBits)
 		}
-		if err := h.s.opts.GeoIP.LookupInto(client, &h.loc); err != nil {
-			return h.slow(q, src, out)
+		hash := clientHash(client)
+		le := &h.cache[hash%locCacheSize]
+		if !le.valid || le.addr != client {
+			if err := h.s.opts.GeoIP.LookupInto(client, &h.loc); err != nil {
+				return h.slow(q, src, out)
+			}
+			*le = locEntry{addr: client, valid: true, prefix: h.loc.PrefixLen,
+				country: code2(h.loc.CountryCode()), continent: code2(h.loc.ContinentCode())}
 		}
-		c := a.geo.choose(code2(h.loc.CountryCode()), code2(h.loc.ContinentCode()))
-		p = c.pick(clientHash(client))
-		sc := h.loc.PrefixLen
+		c := a.geo.choose(le.country, le.continent)
+		p = c.pick(hash)
+		sc := le.prefix
 		if c.cum != nil && bits > sc {
 			sc = bits
 		}
@@ -214,10 +232,15 @@ func (h *handler) parse(q []byte, qq *parsedQuery) bool {
 		if off+olen > len(q) {
 			return false
 		}
-		if code == dns.EDNS0SUBNET {
+		switch code {
+		case dns.EDNS0SUBNET:
 			if qq.ecs || !parseECS(q[off:off+olen], qq) {
 				return false
 			}
+		case dns.EDNS0NSID, dns.EDNS0COOKIE, dns.EDNS0PADDING:
+			// Options that need no answer from us; ignored as RFC 6891 allows.
+		default:
+			return false
 		}
 		off += olen
 	}

@@ -1,0 +1,103 @@
+// Command dnsbench serves DNSZone documents (the file-source YAML format) with pkg/dnsserver,
+// for hack/bench/dns.sh. It is the DNS engine of edgeagent without the controller around it.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/go-logr/logr"
+	"gopkg.in/yaml.v3"
+
+	"github.com/edgeagent/edgeagent/api/v1alpha1"
+	"github.com/edgeagent/edgeagent/pkg/dnsserver"
+	"github.com/edgeagent/edgeagent/pkg/geoip"
+)
+
+type doc struct {
+	Kind     string `yaml:"kind"`
+	Metadata struct {
+		Name string `yaml:"name"`
+	} `yaml:"metadata"`
+	Spec any `yaml:"spec"`
+}
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8053", "listen address")
+	sockets := flag.Int("sockets", 0, "UDP sockets (0: GOMAXPROCS)")
+	geo := flag.String("geoip", "", "GeoIP mmdb file")
+	flag.Parse()
+	if err := run(*addr, *sockets, *geo, flag.Args()); err != nil {
+		fmt.Fprintln(os.Stderr, "dnsbench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(addr string, sockets int, geoPath string, files []string) error {
+	var db *geoip.DB
+	if geoPath != "" {
+		var err error
+		if db, err = geoip.Open(geoPath); err != nil {
+			return err
+		}
+		defer db.Close()
+	}
+	s, err := dnsserver.New(dnsserver.Options{Addr: addr, UDPSockets: sockets, GeoIP: db, Logger: logr.Discard()})
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		if err := load(s, f); err != nil {
+			return err
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := s.Start(ctx); err != nil {
+		return err
+	}
+	fmt.Println("serving", s.Zones(), "on", s.UDPAddr())
+	<-ctx.Done()
+	return s.Close()
+}
+
+func load(s *dnsserver.Server, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	dec := yaml.NewDecoder(f)
+	for {
+		var d doc
+		if err := dec.Decode(&d); errors.Is(err, io.EOF) {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		if d.Kind != string(v1alpha1.KindDNSZone) {
+			continue
+		}
+		// The spec carries JSON field names; go through JSON to use them.
+		b, err := json.Marshal(d.Spec)
+		if err != nil {
+			return fmt.Errorf("%s: %s: %w", path, d.Metadata.Name, err)
+		}
+		var spec v1alpha1.DNSZoneSpec
+		if err := json.Unmarshal(b, &spec); err != nil {
+			return fmt.Errorf("%s: %s: %w", path, d.Metadata.Name, err)
+		}
+		z, err := s.Compile(d.Metadata.Name, &spec, 1)
+		if err != nil {
+			return err
+		}
+		s.SetZone(z)
+	}
+}
