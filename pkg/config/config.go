@@ -408,6 +408,7 @@ type Warning struct {
 	Message string
 }
 
+// String renders the warning as "<file> line <n>: <key> <message>".
 func (w Warning) String() string {
 	if w.Line > 0 {
 		return fmt.Sprintf("%s line %d: %s %s", w.File, w.Line, w.Key, w.Message)

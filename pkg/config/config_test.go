@@ -354,6 +354,12 @@ tunnel: {managedPrefix: pe}
 	if err != nil || c.StateDir != "/x" || c.BIRD.PoolSize != 3 || c.Sources.PeerAPI.Enabled {
 		t.Errorf("native JSON: %v %+v", err, c)
 	}
+	// config.json under another name is still recognised by its content.
+	b, _ := os.ReadFile("testdata/peerapi-code.json")
+	c, _, err = Load(writeFile(t, "peerapi-agent.conf", string(b)))
+	if err != nil || !c.Sources.PeerAPI.Enabled || c.Sources.PeerAPI.APIURL != "http://10.127.21.55:3000" {
+		t.Errorf("config.json without .json name: %v", err)
+	}
 	// Empty file and no path: defaults.
 	c, _, err = Load(writeFile(t, "empty.yaml", "\n"))
 	if err != nil || !reflect.DeepEqual(c, Default()) {

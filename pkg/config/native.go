@@ -15,8 +15,8 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// Load reads the configuration at path. A .json file whose top level has the PeerAPI agent's
-// sections (peerApiCenter, server, ipConfig, wireGuard...) is the PeerAPI agent's config.json
+// Load reads the configuration at path. A JSON file (a .json name, or content starting with '{')
+// whose top level has the PeerAPI agent's sections (peerApiCenter, server, ipConfig, wireGuard...) is the PeerAPI agent's config.json
 // and is translated (see LoadPeerAPIJSON); anything else is native YAML (JSON is YAML too), where
 // an unknown key is an error. Keys a file does not set keep Default's values. An empty path
 // returns Default. Load does not Validate: apply flag overrides first, then Validate.
@@ -28,7 +28,9 @@ func Load(path string) (*Config, []Warning, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("config: %w", err)
 	}
-	if strings.EqualFold(filepath.Ext(path), ".json") && isPeerAPIJSON(data) {
+	// The PeerAPI agent's -c accepted any file name: sniff JSON objects whatever the extension.
+	looksJSON := bytes.HasPrefix(bytes.TrimSpace(data), []byte("{"))
+	if (strings.EqualFold(filepath.Ext(path), ".json") || looksJSON) && isPeerAPIJSON(data) {
 		return ParsePeerAPIJSON(filepath.Base(path), data)
 	}
 	c, err := ParseYAML(filepath.Base(path), data)
@@ -73,6 +75,7 @@ type NodeError struct {
 	Msg   string
 }
 
+// Error renders "line <n>: <field>: <message>".
 func (e *NodeError) Error() string {
 	if e.Field == "" {
 		return fmt.Sprintf("line %d: %s", e.Line, e.Msg)

@@ -29,6 +29,7 @@ type FieldError struct {
 	Origin string
 }
 
+// Error renders "<field> (<origin>): <reason> (got <value>)".
 func (e *FieldError) Error() string {
 	var b strings.Builder
 	b.WriteString(e.Field)

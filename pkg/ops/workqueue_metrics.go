@@ -73,30 +73,37 @@ func registerOrReuse[C prometheus.Collector](reg prometheus.Registerer, c C) C {
 	return c
 }
 
+// NewDepthMetric returns the queue's workqueue_depth series.
 func (m *workqueueMetrics) NewDepthMetric(name string) workqueue.GaugeMetric {
 	return m.depth.WithLabelValues(name)
 }
 
+// NewAddsMetric returns the queue's workqueue_adds_total series.
 func (m *workqueueMetrics) NewAddsMetric(name string) workqueue.CounterMetric {
 	return m.adds.WithLabelValues(name)
 }
 
+// NewLatencyMetric returns the queue's workqueue_queue_duration_seconds series.
 func (m *workqueueMetrics) NewLatencyMetric(name string) workqueue.HistogramMetric {
 	return m.latency.WithLabelValues(name)
 }
 
+// NewWorkDurationMetric returns the queue's workqueue_work_duration_seconds series.
 func (m *workqueueMetrics) NewWorkDurationMetric(name string) workqueue.HistogramMetric {
 	return m.workDuration.WithLabelValues(name)
 }
 
+// NewUnfinishedWorkSecondsMetric returns the queue's workqueue_unfinished_work_seconds series.
 func (m *workqueueMetrics) NewUnfinishedWorkSecondsMetric(name string) workqueue.SettableGaugeMetric {
 	return m.unfinished.WithLabelValues(name)
 }
 
+// NewLongestRunningProcessorSecondsMetric returns the queue's workqueue_longest_running_processor_seconds series.
 func (m *workqueueMetrics) NewLongestRunningProcessorSecondsMetric(name string) workqueue.SettableGaugeMetric {
 	return m.longest.WithLabelValues(name)
 }
 
+// NewRetriesMetric returns the queue's workqueue_retries_total series.
 func (m *workqueueMetrics) NewRetriesMetric(name string) workqueue.CounterMetric {
 	return m.retries.WithLabelValues(name)
 }
