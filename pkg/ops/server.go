@@ -109,10 +109,27 @@ func New(opts Options) (*Server, error) {
 		mux.Handle("/metrics", s.auth(promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{})))
 	}
 	for path, h := range opts.Extra {
-		mux.Handle(path, h)
+		if err := handleSafely(mux, path, h); err != nil {
+			return nil, err
+		}
 	}
 	s.handler = mux
 	return s, nil
+}
+
+// handleSafely mounts an extra endpoint, turning ServeMux's panic on a bad or duplicate pattern
+// (e.g. an extra "/healthz") into an error.
+func handleSafely(mux *http.ServeMux, path string, h http.Handler) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("ops: extra endpoint %q: %v", path, r)
+		}
+	}()
+	if h == nil {
+		return fmt.Errorf("ops: extra endpoint %q: nil handler", path)
+	}
+	mux.Handle(path, h)
+	return nil
 }
 
 // Handler returns the server's handler, e.g. for tests or to mount it elsewhere.

@@ -272,6 +272,11 @@ func TestListenRule(t *testing.T) {
 	if _, err := New(Options{Listen: "127.0.0.1:0"}); err == nil {
 		t.Error("New without State succeeded")
 	}
+	// An extra endpoint that collides with a built-in one is an error, not a panic.
+	_, err := New(Options{Listen: "127.0.0.1:0", State: fs, Extra: map[string]http.Handler{"/healthz": http.NotFoundHandler()}})
+	if err == nil || !strings.Contains(err.Error(), "/healthz") {
+		t.Errorf("colliding extra endpoint: err %v", err)
+	}
 }
 
 func TestShutdownOnContextEnd(t *testing.T) {
