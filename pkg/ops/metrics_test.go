@@ -1,15 +1,12 @@
 package ops
 
 import (
-	"errors"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"k8s.io/client-go/util/workqueue"
-
-	"github.com/edgeagent/edgeagent/api/v1alpha1"
 )
 
 // metricValue finds one sample by name and labels in reg; ok is false if it does not exist.
@@ -98,35 +95,8 @@ func TestWorkqueueMetrics(t *testing.T) {
 	}
 }
 
-func TestControllerMetrics(t *testing.T) {
+func TestBuildInfo(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	m := NewControllerMetrics(reg)
-	m.ObserveReconcile(v1alpha1.KindTunnel, 3*time.Millisecond, nil, false)
-	m.ObserveReconcile(v1alpha1.KindTunnel, time.Millisecond, errors.New("x"), false)
-	m.ObserveReconcile(v1alpha1.KindTunnel, time.Millisecond, errors.New("y"), true)
-	m.ObserveSourcePoll("file", nil)
-	m.ObserveSourcePoll("file", errors.New("bad"))
-	m.ObserveSourcePoll("file", errors.New("bad"))
-	for _, c := range []struct {
-		name   string
-		labels map[string]string
-		want   float64
-	}{
-		{"edgeagent_reconcile_total", map[string]string{"kind": "Tunnel", "result": "success"}, 1},
-		{"edgeagent_reconcile_total", map[string]string{"kind": "Tunnel", "result": "error"}, 1},
-		{"edgeagent_reconcile_total", map[string]string{"kind": "Tunnel", "result": "terminal"}, 1},
-		{"edgeagent_reconcile_errors_total", map[string]string{"kind": "Tunnel"}, 2},
-		{"edgeagent_reconcile_duration_seconds", map[string]string{"kind": "Tunnel"}, 3},
-		{"edgeagent_source_polls_total", map[string]string{"source": "file", "result": "success"}, 1},
-		{"edgeagent_source_polls_total", map[string]string{"source": "file", "result": "error"}, 2},
-	} {
-		if v, ok := metricValue(t, reg, c.name, c.labels); !ok || v != c.want {
-			t.Errorf("%s%v = %v (found %v), want %v", c.name, c.labels, v, ok, c.want)
-		}
-	}
-	if v, ok := metricValue(t, reg, "edgeagent_source_last_success_timestamp_seconds", map[string]string{"source": "file"}); !ok || v < float64(time.Now().Add(-time.Minute).Unix()) {
-		t.Errorf("last success timestamp = %v", v)
-	}
 	if err := RegisterBuildInfo(reg, "v1", "c1"); err != nil {
 		t.Fatal(err)
 	}
