@@ -2,6 +2,7 @@ package birdprotocol
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -14,10 +15,21 @@ type metrics struct {
 	configures  *prometheus.CounterVec
 	checks      *prometheus.CounterVec
 	rejected    prometheus.Counter
+
+	// series remembers each key's label sets so forget deletes exactly them: a partial-match
+	// delete scans every series and made a 1,000-key batch quadratic.
+	mu     sync.Mutex
+	series map[string][]seriesLabels
+}
+
+type seriesLabels struct {
+	protocol string
+	channels []string
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
+		series: map[string][]seriesLabels{},
 		up: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "edgeagent_bird_protocol_up", Help: "1 when the BIRD protocol state is up.",
 		}, []string{"key", "protocol"}),
@@ -54,24 +66,46 @@ func b2f(b bool) float64 {
 	return 0
 }
 
+// routeTypes are the values of the "type" label of edgeagent_bird_channel_routes.
+var routeTypes = []string{"imported", "filtered", "exported"}
+
 // set replaces the key's series with st.
 func (m *metrics) set(key string, st Status) {
-	m.forget(key)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.forgetLocked(key)
+	var ss []seriesLabels
 	for _, p := range st.Protocols {
 		m.up.WithLabelValues(key, p.Name).Set(b2f(p.State == "up"))
 		m.established.WithLabelValues(key, p.Name).Set(b2f(p.BGPState == "Established"))
+		sl := seriesLabels{protocol: p.Name}
 		for _, c := range p.Channels {
 			m.routes.WithLabelValues(key, p.Name, c.Name, "imported").Set(float64(c.Imported))
 			m.routes.WithLabelValues(key, p.Name, c.Name, "filtered").Set(float64(c.Filtered))
 			m.routes.WithLabelValues(key, p.Name, c.Name, "exported").Set(float64(c.Exported))
+			sl.channels = append(sl.channels, c.Name)
 		}
+		ss = append(ss, sl)
 	}
+	m.series[key] = ss
 }
 
 // forget drops every series of key.
 func (m *metrics) forget(key string) {
-	l := prometheus.Labels{"key": key}
-	m.up.DeletePartialMatch(l)
-	m.established.DeletePartialMatch(l)
-	m.routes.DeletePartialMatch(l)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.forgetLocked(key)
+}
+
+func (m *metrics) forgetLocked(key string) {
+	for _, sl := range m.series[key] {
+		m.up.DeleteLabelValues(key, sl.protocol)
+		m.established.DeleteLabelValues(key, sl.protocol)
+		for _, c := range sl.channels {
+			for _, typ := range routeTypes {
+				m.routes.DeleteLabelValues(key, sl.protocol, c, typ)
+			}
+		}
+	}
+	delete(m.series, key)
 }

@@ -250,6 +250,12 @@ func (r *Reconciler) ReconcileBatch(ctx context.Context, reqs []controller.Reque
 
 	if len(changes) > 0 || r.pending {
 		good, err := r.validate(ctx, changes)
+		if err == nil && len(good) > 0 {
+			// Durable before BIRD loads them; a failure here only risks a crash losing them.
+			if serr := syncDir(r.opts.PeerConfDir); serr != nil {
+				r.log.Error(serr, "sync peer config dir")
+			}
+		}
 		if err != nil {
 			// BIRD could not judge the files: roll all of them back so that BIRD never starts
 			// with a file it did not accept, and retry later.

@@ -31,7 +31,7 @@ type Options struct {
 
 // Instance is one running BIRD.
 type Instance struct {
-	t *testing.T
+	t testing.TB
 	// Dir holds bird.conf, the socket and the pid file.
 	Dir string
 	// PeerDir is Dir/peers, created empty, for the files the config includes.
@@ -83,7 +83,7 @@ func Require(t testing.TB) {
 }
 
 // Start writes the config and starts BIRD, waiting until its control socket answers.
-func Start(t *testing.T, opts Options) *Instance {
+func Start(t testing.TB, opts Options) *Instance {
 	t.Helper()
 	Require(t)
 	// Unix socket paths are limited to 108 bytes, so use a short directory under /tmp rather
