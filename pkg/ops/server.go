@@ -264,9 +264,13 @@ func (s *Server) debugState(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	kind, key := q.Get("kind"), q.Get("key")
-	if kind != "" && !knownKind(kind) {
-		http.Error(w, fmt.Sprintf("unknown kind %q", kind), http.StatusBadRequest)
-		return
+	if kind != "" {
+		k, ok := canonicalKind(kind)
+		if !ok {
+			http.Error(w, fmt.Sprintf("unknown kind %q", kind), http.StatusBadRequest)
+			return
+		}
+		kind = k
 	}
 	st := s.opts.State.DebugState(kind, key)
 	w.Header().Set("Content-Type", "application/json")
@@ -278,12 +282,13 @@ func (s *Server) debugState(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// knownKind reports whether k names a kind exactly as the API spells it (Tunnel, DNSZone...).
-func knownKind(k string) bool {
+// canonicalKind returns the API spelling of kind k given in any case (tunnel → Tunnel), so that
+// `?kind=dnszone` works as it would with kubectl.
+func canonicalKind(k string) (string, bool) {
 	for _, kk := range v1alpha1.Kinds {
-		if string(kk) == k {
-			return true
+		if strings.EqualFold(string(kk), k) {
+			return string(kk), true
 		}
 	}
-	return false
+	return "", false
 }

@@ -165,7 +165,7 @@ func TestEndpoints(t *testing.T) {
 		t.Errorf("desired spec not decoded by kind: %+v", pl)
 	}
 
-	code, body, _ = get(t, base+"/debug/state?kind=Tunnel&key=dn1y5tt200", "")
+	code, body, _ = get(t, base+"/debug/state?kind=tunnel&key=dn1y5tt200", "")
 	fs.mu.Lock()
 	gk, gkey := fs.gotKind, fs.gotKey
 	fs.mu.Unlock()
