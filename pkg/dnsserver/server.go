@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/miekg/dns"
@@ -49,6 +50,7 @@ type Server struct {
 
 	mu    sync.Mutex // serialises zone writers
 	zones map[string]*CompiledZone
+	swaps map[string]time.Time
 
 	runMu   sync.Mutex
 	started bool
@@ -88,6 +90,7 @@ func New(opts Options) (*Server, error) {
 		log:     opts.Logger,
 		metrics: newMetrics(opts.UDPSockets + 1),
 		zones:   map[string]*CompiledZone{},
+		swaps:   map[string]time.Time{},
 	}
 	s.table.Store(&table{zones: map[string]*CompiledZone{}, names: map[string]*entry{}})
 	if opts.Registerer != nil {
@@ -106,12 +109,11 @@ func (s *Server) Compile(apex string, spec *v1alpha1.DNSZoneSpec, serial uint32)
 		return nil, err
 	}
 	z.prepack()
-	z.metrics = s.metrics.zone(z.apex)
 	return z, nil
 }
 
 // SetZone serves z in place of any zone with the same apex. In-flight queries finish on the
-// version they started with.
+// version they started with. z must come from this server's Compile.
 func (s *Server) SetZone(z *CompiledZone) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -119,7 +121,15 @@ func (s *Server) SetZone(z *CompiledZone) {
 		z.metrics = s.metrics.zone(z.apex)
 	}
 	s.zones[z.apex] = z
+	s.swaps[z.apex] = time.Now()
 	s.publish()
+}
+
+// LastSwap is when the served version of apex was swapped in (zero when not served).
+func (s *Server) LastSwap(apex string) time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.swaps[dns.CanonicalName(apex)]
 }
 
 // DeleteZone stops serving apex; it reports whether the zone was loaded.
@@ -131,6 +141,7 @@ func (s *Server) DeleteZone(apex string) bool {
 		return false
 	}
 	delete(s.zones, apex)
+	delete(s.swaps, apex)
 	s.publish()
 	s.metrics.drop(apex)
 	return true

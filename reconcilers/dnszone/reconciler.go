@@ -1,0 +1,150 @@
+// Package dnszone reconciles DNSZone objects into the in-process authoritative DNS server:
+// compile the spec, swap the zone in atomically, or remove it. A spec that does not compile is a
+// terminal error naming the record, and the previous good version of the zone stays served.
+package dnszone
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/go-logr/logr"
+
+	"github.com/edgeagent/edgeagent/api/v1alpha1"
+	"github.com/edgeagent/edgeagent/pkg/controller"
+	"github.com/edgeagent/edgeagent/pkg/dnsserver"
+)
+
+// Options configure a Reconciler.
+type Options struct {
+	// Server is the DNS server whose zones the reconciler owns.
+	Server *dnsserver.Server
+	// Logger receives the reconciler's logs.
+	Logger logr.Logger
+	// Now is the clock for SOA serials; default time.Now.
+	Now func() time.Time
+}
+
+// Reconciler implements controller.Reconciler for DNSZone.
+//
+// Serials: a zone whose spec sets no serial (spec.soa.serial or an SOA record) is served with
+// the Unix time of the reconcile that changed it, and always at least the served serial + 1, so
+// serials grow across changes and restarts. A reconcile that finds the same spec hash already
+// served changes nothing, so resyncs and restarts of an unchanged zone keep their serial within
+// a process, and a restart gets a larger one.
+type Reconciler struct {
+	srv *dnsserver.Server
+	log logr.Logger
+	now func() time.Time
+}
+
+var _ controller.Reconciler = (*Reconciler)(nil)
+
+// New returns the DNSZone reconciler.
+func New(opts Options) (*Reconciler, error) {
+	if opts.Server == nil {
+		return nil, errors.New("dnszone: no DNS server")
+	}
+	if opts.Logger.GetSink() == nil {
+		opts.Logger = logr.Discard()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Reconciler{srv: opts.Server, log: opts.Logger, now: opts.Now}, nil
+}
+
+// Observed is what /debug/state shows for a zone.
+type Observed struct {
+	Serial   uint32    `json:"serial"`
+	Records  int       `json:"records"`
+	Names    int       `json:"names"`
+	SpecHash string    `json:"specHash"`
+	LastSwap time.Time `json:"lastSwap"`
+}
+
+// Kind implements controller.Reconciler.
+func (r *Reconciler) Kind() v1alpha1.Kind { return v1alpha1.KindDNSZone }
+
+// Observed implements controller.Reconciler: the zones the server serves.
+func (r *Reconciler) Observed(ctx context.Context) ([]string, error) {
+	return r.srv.Zones(), nil
+}
+
+func (r *Reconciler) observed(z *dnsserver.CompiledZone) *Observed {
+	if z == nil {
+		return nil
+	}
+	return &Observed{Serial: z.Serial(), Records: z.Records(), Names: z.Names(), SpecHash: z.SpecHash(), LastSwap: r.srv.LastSwap(z.Apex())}
+}
+
+func spec(key string, desired *v1alpha1.Object) (*v1alpha1.DNSZoneSpec, error) {
+	s, ok := desired.Spec.(*v1alpha1.DNSZoneSpec)
+	if !ok || s == nil {
+		return nil, controller.Terminal(fmt.Errorf("DNSZone %s: spec is %T, not a DNSZoneSpec", key, desired.Spec))
+	}
+	return s, nil
+}
+
+// serial picks the SOA serial for a new version of a zone.
+func (r *Reconciler) serial(cur *dnsserver.CompiledZone) uint32 {
+	s := uint32(r.now().Unix())
+	if cur != nil && s <= cur.Serial() {
+		s = cur.Serial() + 1
+	}
+	return s
+}
+
+// Reconcile implements controller.Reconciler.
+func (r *Reconciler) Reconcile(ctx context.Context, key string, desired *v1alpha1.Object) (controller.Result, error) {
+	cur := r.srv.Zone(key)
+	if desired == nil {
+		if r.srv.DeleteZone(key) {
+			r.log.Info("zone removed", "zone", key)
+			return controller.Result{Changes: 1}, nil
+		}
+		return controller.Result{}, nil
+	}
+	s, err := spec(key, desired)
+	if err != nil {
+		return controller.Result{Observed: r.observed(cur)}, err
+	}
+	if cur != nil && cur.SpecHash() == desired.Hash && desired.Hash != "" {
+		return controller.Result{Observed: r.observed(cur)}, nil
+	}
+	z, err := r.srv.Compile(key, s, r.serial(cur))
+	if err != nil {
+		// The previous good version (if any) stays served.
+		return controller.Result{Observed: r.observed(cur)}, controller.Terminal(err)
+	}
+	r.srv.SetZone(z)
+	r.log.Info("zone loaded", "zone", key, "serial", z.Serial(), "records", z.Records())
+	return controller.Result{Observed: r.observed(z), Changes: 1}, nil
+}
+
+// Plan implements controller.Reconciler.
+func (r *Reconciler) Plan(ctx context.Context, key string, desired *v1alpha1.Object) ([]string, error) {
+	cur := r.srv.Zone(key)
+	if desired == nil {
+		if cur == nil {
+			return nil, nil
+		}
+		return []string{fmt.Sprintf("remove zone %s (serial %d, %d records)", key, cur.Serial(), cur.Records())}, nil
+	}
+	s, err := spec(key, desired)
+	if err != nil {
+		return nil, err
+	}
+	if cur != nil && cur.SpecHash() == desired.Hash && desired.Hash != "" {
+		return nil, nil
+	}
+	z, err := r.srv.Compile(key, s, r.serial(cur))
+	if err != nil {
+		return nil, err
+	}
+	if cur == nil {
+		return []string{fmt.Sprintf("load zone %s: %d records, serial %d", key, z.Records(), z.Serial())}, nil
+	}
+	return []string{fmt.Sprintf("replace zone %s: %d -> %d records, serial %d -> %d", key, cur.Records(), z.Records(), cur.Serial(), z.Serial())}, nil
+}
