@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -48,6 +49,7 @@ type Client struct {
 	idle chan *conn
 
 	version atomic.Value // string, from the last banner
+	closed  atomic.Bool
 
 	dials, queries, configures, checks atomic.Int64
 }
@@ -99,6 +101,7 @@ func (c *Client) Stats() Stats {
 // Close closes the idle connections. Commands in flight finish on their own connections, which
 // are closed when returned.
 func (c *Client) Close() error {
+	c.closed.Store(true)
 	for {
 		select {
 		case cn := <-c.idle:
@@ -139,11 +142,23 @@ func (c *Client) Query(ctx context.Context, cmd string) (Reply, error) {
 			c.opts.Logger.V(1).Info("bird connection went stale, redialing", "socket", c.opts.Socket, "err", err.Error())
 			continue
 		}
-		if ctx.Err() != nil {
-			err = fmt.Errorf("%w (%w)", ctx.Err(), err)
+		if cerr := ctxErr(ctx, err); cerr != nil {
+			err = fmt.Errorf("%w (%w)", cerr, err)
 		}
 		return rep, fmt.Errorf("bird %s: %w", cmd, err)
 	}
+}
+
+// ctxErr returns the context's error when err came from it: either ctx is done, or the
+// connection deadline copied from ctx fired a moment before ctx's own timer.
+func ctxErr(ctx context.Context, err error) error {
+	if e := ctx.Err(); e != nil {
+		return e
+	}
+	if dl, ok := ctx.Deadline(); ok && errors.Is(err, os.ErrDeadlineExceeded) && !time.Now().Before(dl) {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
 
 // isStale reports errors that mean the peer closed the connection before answering.
@@ -188,6 +203,11 @@ func (c *Client) get(ctx context.Context) (*conn, bool, error) {
 }
 
 func (c *Client) put(cn *conn) {
+	if c.closed.Load() {
+		cn.nc.Close()
+		<-c.sem
+		return
+	}
 	select {
 	case c.idle <- cn:
 	default:

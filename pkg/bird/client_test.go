@@ -216,3 +216,48 @@ func TestClientBadBanner(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestClientDeadlineMidReply: a daemon that greets and then never answers must not hang a
+// command past its context; the connection is dropped, not reused.
+func TestClientDeadlineMidReply(t *testing.T) {
+	t.Parallel()
+	sock := filepath.Join(t.TempDir(), "s")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 4)
+	go func() {
+		for {
+			cn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			cn.Write([]byte("0001 BIRD 9.9.9 ready.\n0002-Reading configuration\n"))
+			accepted <- cn
+		}
+	}()
+	t.Cleanup(func() {
+		close(accepted)
+		for cn := range accepted {
+			cn.Close()
+		}
+	})
+	c, _ := bird.New(bird.Options{Socket: sock, PoolSize: 1})
+	for range 2 {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		start := time.Now()
+		_, err := c.Query(ctx, "configure")
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("err = %v", err)
+		}
+		if el := time.Since(start); el > 3*time.Second {
+			t.Fatalf("took %v", el)
+		}
+	}
+	if c.Version() != "9.9.9" || c.Stats().Dials != 2 {
+		t.Errorf("version %q dials %d: a timed-out connection was reused", c.Version(), c.Stats().Dials)
+	}
+}
