@@ -470,3 +470,32 @@ func TestNewNeedsPath(t *testing.T) {
 		t.Errorf("default name = %q, %v", s.Name(), err)
 	}
 }
+
+// With a long poll interval, a change is still seen at once through inotify, for a single file
+// replaced by rename and for a new file in a directory.
+func TestRunReactsToChangesWithoutPolling(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "desired.yaml")
+	os.WriteFile(path, []byte(wafDoc("a", "one")), 0o600)
+	sink := newRecSink()
+	runSource(t, Options{Path: path, Interval: time.Hour}, sink)
+	sink.waitFor(t, 1, 0)
+	tmp := filepath.Join(dir, ".desired.yaml.tmp")
+	os.WriteFile(tmp, []byte(wafDoc("a", "two")), 0o600)
+	os.Rename(tmp, path)
+	sink.waitFor(t, 2, 0)
+	if set, _ := sink.last(); set.Get(v1alpha1.KindWAFScript, "a").Spec.(*v1alpha1.WAFScriptSpec).Code != "two" {
+		t.Error("renamed file not reloaded")
+	}
+
+	d := filepath.Join(t.TempDir(), "desired.d")
+	os.Mkdir(d, 0o700)
+	sink2 := newRecSink()
+	runSource(t, Options{Path: d, Interval: time.Hour}, sink2)
+	sink2.waitFor(t, 1, 0)
+	os.WriteFile(filepath.Join(d, "b.yaml"), []byte(wafDoc("b", "x")), 0o600)
+	sink2.waitFor(t, 2, 0)
+	if set, _ := sink2.last(); set.Len() != 1 {
+		t.Errorf("new file in directory: %d objects", set.Len())
+	}
+}

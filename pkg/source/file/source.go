@@ -90,13 +90,16 @@ type savedObject struct {
 	Spec  json.RawMessage `json:"spec"`
 }
 
-// Run implements controller.Source: it reads the path at once and then every Interval, and
-// hands each changed good set to sink until ctx ends.
+// Run implements controller.Source: it reads the path at once, then whenever inotify reports a
+// change in it (or in the file's directory) and every Interval in any case, and hands each
+// changed good set to sink until ctx ends.
 func (s *Source) Run(ctx context.Context, sink controller.Sink) error {
 	var last [32]byte
 	first := true
 	t := time.NewTicker(s.opts.Interval)
 	defer t.Stop()
+	changed, stopWatch := watchChanges(ctx, s.opts.Path)
+	defer stopWatch()
 	for {
 		inputs, err := ReadInputs(s.opts.Path)
 		var fp [32]byte
@@ -131,6 +134,34 @@ func (s *Source) Run(ctx context.Context, sink controller.Sink) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+		case _, ok := <-changed:
+			if !ok {
+				changed = nil // the watch ended: keep polling
+				continue
+			}
+			// Let a burst of events (write, then rename) settle into one reload.
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(settle):
+			}
+			drain(changed)
+		}
+	}
+}
+
+// settle is how long a change event waits for the rest of its burst.
+const settle = 20 * time.Millisecond
+
+func drain(ch <-chan struct{}) {
+	for {
+		select {
+		case _, ok := <-ch:
+			if !ok {
+				return
+			}
+		default:
+			return
 		}
 	}
 }
