@@ -99,7 +99,7 @@ type SourcesConfig struct {
 type FileSourceConfig struct {
 	// Path is a file or a directory of *.yaml, *.yml, *.json files; "" disables the source.
 	Path string `yaml:"path" json:"path"`
-	// Interval is how often the file is checked for changes.
+	// Interval is the fallback poll of the path; inotify reports changes at once.
 	Interval time.Duration `yaml:"interval" json:"interval"`
 }
 

@@ -1,9 +1,13 @@
 package file
 
 import (
+	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/edgeagent/edgeagent/pkg/source/persist"
 )
@@ -71,4 +75,27 @@ func BenchmarkSaveLastGood(b *testing.B) {
 		b.Fatal(found, err)
 	}
 	_ = persist.Path
+}
+
+// BenchmarkReloadLatency measures the time from renaming a changed file into place to the new
+// set reaching the sink, with polling effectively off (inotify only).
+func BenchmarkReloadLatency(b *testing.B) {
+	dir := b.TempDir()
+	path := filepath.Join(dir, "desired.yaml")
+	os.WriteFile(path, []byte(wafDoc("a", "v0")), 0o600)
+	sink := newRecSink()
+	s, _ := New(Options{Path: path, Interval: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- s.Run(ctx, sink) }()
+	defer func() { cancel(); <-done }()
+	<-sink.ch
+	i := 0
+	for b.Loop() {
+		i++
+		tmp := filepath.Join(dir, ".tmp")
+		os.WriteFile(tmp, []byte(wafDoc("a", fmt.Sprintf("v%d", i))), 0o600)
+		os.Rename(tmp, path)
+		<-sink.ch
+	}
 }
