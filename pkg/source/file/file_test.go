@@ -129,6 +129,7 @@ func TestParseJSONShapes(t *testing.T) {
 		{"array", "[" + obj("a") + ",\n\t" + obj("b") + "]"},
 		{"items", "{\n\t\"apiVersion\": \"edgeagent.io/v1alpha1\",\n\t\"items\": [\n\t\t" + obj("a") + ",\n\t\t" + obj("b") + "\n\t]\n}"},
 		{"empty items", `{"items": []}`},
+		{"kubectl list", "apiVersion: v1\nkind: List\nitems:\n- " + obj("a") + "\n"},
 		{"empty file", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -191,10 +191,10 @@ func parseFile(source string, in Input) ([]*v1alpha1.Object, []int, error) {
 			continue // an empty document, e.g. after a trailing ---
 		case root.Kind == yaml.SequenceNode:
 			items = root.Content
-		case root.Kind == yaml.MappingNode && mappingValue(root, "items") != nil && mappingValue(root, "kind") == nil:
+		case root.Kind == yaml.MappingNode && mappingValue(root, "items") != nil && isList(mappingValue(root, "kind")):
 			for i := 0; i+1 < len(root.Content); i += 2 {
-				if k := root.Content[i].Value; k != "items" && k != "apiVersion" {
-					errs = append(errs, docError(in.Name, root.Content[i].Line, k, "unknown key in a list (allowed: apiVersion, items)"))
+				if k := root.Content[i].Value; k != "items" && k != "apiVersion" && k != "kind" {
+					errs = append(errs, docError(in.Name, root.Content[i].Line, k, "unknown key in a list (allowed: apiVersion, kind: List, items)"))
 				}
 			}
 			list := mappingValue(root, "items")
@@ -217,6 +217,11 @@ func parseFile(source string, in Input) ([]*v1alpha1.Object, []int, error) {
 		}
 	}
 	return objs, lines, errors.Join(errs...)
+}
+
+// isList accepts a list without kind or with kind: List, as kubectl writes them.
+func isList(kind *yaml.Node) bool {
+	return kind == nil || (kind.Kind == yaml.ScalarNode && kind.Value == "List")
 }
 
 func mappingValue(n *yaml.Node, key string) *yaml.Node {

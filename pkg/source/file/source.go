@@ -10,7 +10,7 @@
 //	metadata: {name: dn1}   # the object key
 //	spec: {...}             # the kind's spec, with its JSON field names
 //
-// or a list of such objects, or {"items": [...]}.
+// or a list of such objects, or {"items": [...]} (optionally with kind: List, as kubectl writes).
 package file
 
 import (
