@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"os"
@@ -19,6 +20,37 @@ func warningKeys(ws []Warning) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// expectedUnused lists the canonical keys present in the config.json at path that the table in
+// peerapi_json.go marks unused, read independently with encoding/json.
+func expectedUnused(t *testing.T, path string) []string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var top map[string]map[string]json.RawMessage
+	if err := json.Unmarshal(b, &top); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, sec := range legacySections {
+		for name, keys := range top {
+			if !strings.EqualFold(name, sec.name) {
+				continue
+			}
+			for k := range keys {
+				for _, f := range sec.fields {
+					if strings.EqualFold(k, f.key) && f.unused != "" && f.aliasOf == "" {
+						out = append(out, sec.name+"."+f.key)
+					}
+				}
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 func findWarning(ws []Warning, key string) *Warning {
@@ -114,10 +146,22 @@ func TestPeerAPICodeShape(t *testing.T) {
 			t.Errorf("%s = %#v, want %#v", ch.name, ch.got, ch.want)
 		}
 	}
-	wantWarn := []string{"bird.ipCommandPath", "logger.compress", "logger.maxAge", "logger.maxBackups", "logger.maxSize",
-		"server.readBufferSize", "server.writeBufferSize", "sysctl.commandPath", "wireGuard.wgCommandPath"}
+	// One warning per unused key the file sets, and none for the keys edgeagent uses.
+	wantWarn := expectedUnused(t, "testdata/peerapi-code.json")
 	if got := warningKeys(warns); !reflect.DeepEqual(got, wantWarn) {
 		t.Errorf("warnings for keys %v, want %v\n%v", got, wantWarn, warns)
+	}
+	// The commands netlink, wgctrl and /proc/sys replace are never used; the log rotation keys
+	// are not used yet.
+	for _, k := range []string{"bird.ipCommandPath", "wireGuard.wgCommandPath", "sysctl.commandPath", "logger.maxSize"} {
+		if findWarning(warns, k) == nil {
+			t.Errorf("no warning for %s", k)
+		}
+	}
+	for _, k := range []string{"peerApiCenter.apiUrl", "peerApiCenter.sessionPassthroughJwtSecert", "ipConfig.ipv4", "wireGuard.privateKeyPath", "bird.bgpPeerConfDir"} {
+		if w := findWarning(warns, k); w != nil {
+			t.Errorf("warning for a used key: %v", w)
+		}
 	}
 	for _, w := range warns {
 		if w.Line == 0 || w.File != "peerapi-code.json" || !strings.Contains(w.Message, "accepted but not used") {
@@ -181,8 +225,9 @@ func TestPeerAPIReadmeShape(t *testing.T) {
 	if p.Metric.MaxRTTMetricsHistory != 288 || p.WireGuard.DNSUpdateInterval != 300*time.Second || p.PeerProbe.Enabled {
 		t.Errorf("defaults not kept: %+v %+v", p.Metric, p.WireGuard)
 	}
-	want := []string{"bird.ipCommandPath", "gre.ipv4", "gre.ipv6", "gre.ipv6LinkLocal", "peerApiCenter.sessionPassthroughJwtSecret",
-		"peerApiCenter.url", "wireGuard.ipv4", "wireGuard.ipv6", "wireGuard.ipv6LinkLocal", "wireGuard.wgCommandPath"}
+	want := append(expectedUnused(t, "testdata/peerapi-readme.json"), "gre.ipv4", "gre.ipv6", "gre.ipv6LinkLocal",
+		"peerApiCenter.sessionPassthroughJwtSecret", "peerApiCenter.url", "wireGuard.ipv4", "wireGuard.ipv6", "wireGuard.ipv6LinkLocal")
+	sort.Strings(want)
 	if got := warningKeys(warns); !reflect.DeepEqual(got, want) {
 		t.Errorf("warnings for %v, want %v\n%v", got, want, warns)
 	}

@@ -34,6 +34,14 @@ const (
 	usesProcSys  = "is accepted but not used: edgeagent writes /proc/sys directly"
 	noLogRotate  = "is accepted but not used yet: edgeagent does not rotate its log file (use logrotate with copytruncate)"
 	noBufferSize = "is accepted but not used yet: the agent API uses Go's default socket buffers"
+	// The consumers of these are not wired yet: delete the mark when one lands.
+	noMetrics     = "is accepted but not used yet: RTT measurement and metric reports are not wired"
+	noGeoIP       = "is accepted but not used yet: the GeoIP endpoint policy is not wired"
+	noProbe       = "is accepted but not used yet: the peer probe is not wired"
+	noFilterUpd   = "is accepted but not used yet: latency tiers are not re-measured"
+	noAccessLog   = "is accepted but not used yet: the agent API has no access log"
+	noWGReResolve = "is accepted but not used yet: stale WireGuard endpoints are re-resolved after tunnel.staleHandshake"
+	noPoolTuning  = "is accepted but not used yet: the BIRD client keeps bird.poolSize connections"
 )
 
 func str(f func(*Config) *string) func(*Config, json.RawMessage) error {
@@ -107,7 +115,7 @@ var legacySections = []struct {
 	fields []legacyField
 }{
 	{"server", []legacyField{
-		{key: "debug", native: "sources.peerapi.server.debug", set: boolean(func(c *Config) *bool { return &pa(c).Server.Debug })},
+		{key: "debug", native: "sources.peerapi.server.debug", unused: noAccessLog, set: boolean(func(c *Config) *bool { return &pa(c).Server.Debug })},
 		{key: "listenerType", native: "sources.peerapi.server.listenerType", set: str(func(c *Config) *string { return &pa(c).Server.ListenerType })},
 		{key: "listen", native: "sources.peerapi.server.listen", set: str(func(c *Config) *string { return &pa(c).Server.Listen })},
 		{key: "bodyLimit", native: "sources.peerapi.server.bodyLimit", set: integer(func(c *Config) *int { return &pa(c).Server.BodyLimit })},
@@ -121,17 +129,17 @@ var legacySections = []struct {
 	{"peerApiCenter", []legacyField{
 		{key: "apiUrl", native: "sources.peerapi.apiURL", set: str(func(c *Config) *string { return &pa(c).APIURL })},
 		{key: "url", aliasOf: "apiUrl", native: "sources.peerapi.apiURL", set: str(func(c *Config) *string { return &pa(c).APIURL })},
-		{key: "probeServerIPv4", native: "sources.peerapi.peerProbe.serverIPv4", set: str(func(c *Config) *string { return &pa(c).PeerProbe.ServerIPv4 })},
-		{key: "probeServerIPv6", native: "sources.peerapi.peerProbe.serverIPv6", set: str(func(c *Config) *string { return &pa(c).PeerProbe.ServerIPv6 })},
-		{key: "probeServerIPv6Prefix", native: "sources.peerapi.peerProbe.serverIPv6Prefix", set: str(func(c *Config) *string { return &pa(c).PeerProbe.ServerIPv6Prefix })},
-		{key: "probeServerPort", native: "sources.peerapi.peerProbe.serverPort", set: integer(func(c *Config) *int { return &pa(c).PeerProbe.ServerPort })},
+		{key: "probeServerIPv4", native: "sources.peerapi.peerProbe.serverIPv4", unused: noProbe, set: str(func(c *Config) *string { return &pa(c).PeerProbe.ServerIPv4 })},
+		{key: "probeServerIPv6", native: "sources.peerapi.peerProbe.serverIPv6", unused: noProbe, set: str(func(c *Config) *string { return &pa(c).PeerProbe.ServerIPv6 })},
+		{key: "probeServerIPv6Prefix", native: "sources.peerapi.peerProbe.serverIPv6Prefix", unused: noProbe, set: str(func(c *Config) *string { return &pa(c).PeerProbe.ServerIPv6Prefix })},
+		{key: "probeServerPort", native: "sources.peerapi.peerProbe.serverPort", unused: noProbe, set: integer(func(c *Config) *int { return &pa(c).PeerProbe.ServerPort })},
 		{key: "secret", native: "sources.peerapi.secret", set: str(func(c *Config) *string { return &pa(c).Secret })},
 		{key: "requestTimeout", native: "sources.peerapi.requestTimeout", set: unit(time.Second, func(c *Config) *time.Duration { return &pa(c).RequestTimeout })},
 		{key: "routerUuid", native: "sources.peerapi.routerUUID", set: str(func(c *Config) *string { return &pa(c).RouterUUID })},
 		{key: "agentSecret", native: "sources.peerapi.agentSecret", set: str(func(c *Config) *string { return &pa(c).AgentSecret })},
 		{key: "heartbeatInterval", native: "sources.peerapi.heartbeatInterval", set: unit(time.Second, func(c *Config) *time.Duration { return &pa(c).HeartbeatInterval })},
 		{key: "syncInterval", native: "sources.peerapi.syncInterval", set: unit(time.Second, func(c *Config) *time.Duration { return &pa(c).SyncInterval })},
-		{key: "metricInterval", native: "sources.peerapi.metricInterval", set: unit(time.Second, func(c *Config) *time.Duration { return &pa(c).MetricInterval })},
+		{key: "metricInterval", native: "sources.peerapi.metricInterval", unused: noMetrics, set: unit(time.Second, func(c *Config) *time.Duration { return &pa(c).MetricInterval })},
 		{key: "wanInterfaces", native: "sources.peerapi.wanInterfaces", set: strings_(func(c *Config) *[]string { return &pa(c).WANInterfaces })},
 		{key: "sessionPassthroughJwtSecert", native: "sources.peerapi.sessionPassthroughJWTSecret", set: str(func(c *Config) *string { return &pa(c).SessionPassthroughJWTSecret })},
 		{key: "sessionPassthroughJwtSecret", aliasOf: "sessionPassthroughJwtSecert", native: "sources.peerapi.sessionPassthroughJWTSecret", set: str(func(c *Config) *string { return &pa(c).SessionPassthroughJWTSecret })},
@@ -146,9 +154,9 @@ var legacySections = []struct {
 	{"bird", []legacyField{
 		{key: "controlSocket", native: "bird.controlSocket", set: str(func(c *Config) *string { return &c.BIRD.ControlSocket })},
 		{key: "poolSize", native: "bird.poolSize", set: integer(func(c *Config) *int { return &c.BIRD.PoolSize })},
-		{key: "poolSizeMax", native: "bird.poolSizeMax", set: integer(func(c *Config) *int { return &c.BIRD.PoolSizeMax })},
-		{key: "connectionMaxRetries", native: "bird.connectionMaxRetries", set: integer(func(c *Config) *int { return &c.BIRD.ConnectionMaxRetries })},
-		{key: "connectionRetryDelayMs", native: "bird.connectionRetryDelay", set: unit(time.Millisecond, func(c *Config) *time.Duration { return &c.BIRD.ConnectionRetryDelay })},
+		{key: "poolSizeMax", native: "bird.poolSizeMax", unused: noPoolTuning, set: integer(func(c *Config) *int { return &c.BIRD.PoolSizeMax })},
+		{key: "connectionMaxRetries", native: "bird.connectionMaxRetries", unused: noPoolTuning, set: integer(func(c *Config) *int { return &c.BIRD.ConnectionMaxRetries })},
+		{key: "connectionRetryDelayMs", native: "bird.connectionRetryDelay", unused: noPoolTuning, set: unit(time.Millisecond, func(c *Config) *time.Duration { return &c.BIRD.ConnectionRetryDelay })},
 		{key: "bgpPeerConfDir", native: "bird.peerConfDir", set: str(func(c *Config) *string { return &c.BIRD.PeerConfDir })},
 		{key: "bgpPeerConfTemplateFile", native: "bird.templateFile", set: str(func(c *Config) *string { return &c.BIRD.TemplateFile })},
 		{key: "ipCommandPath", native: "tunnel.ipCommandPath", unused: usesNetlink, set: str(func(c *Config) *string { return &c.Tunnel.IPCommandPath })},
@@ -163,20 +171,20 @@ var legacySections = []struct {
 		{key: "ifaceAcceptLocal", native: "sources.peerapi.sysctl.acceptLocal", set: boolean(func(c *Config) *bool { return &pa(c).Sysctl.AcceptLocal })},
 	}},
 	{"metric", []legacyField{
-		{key: "autoTeardown", native: "sources.peerapi.metric.autoTeardown", set: boolean(func(c *Config) *bool { return &pa(c).Metric.AutoTeardown })},
-		{key: "maxMindGeoLiteCountryMmdbPath", native: "sources.peerapi.metric.geoIPDatabase", set: str(func(c *Config) *string { return &pa(c).Metric.GeoIPDatabase })},
-		{key: "geoIpCountryMode", native: "sources.peerapi.metric.geoIPCountryMode", set: str(func(c *Config) *string { return &pa(c).Metric.GeoIPCountryMode })},
-		{key: "blacklistGeoCountries", native: "sources.peerapi.metric.blacklistGeoCountries", set: strings_(func(c *Config) *[]string { return &pa(c).Metric.BlacklistGeoCountries })},
-		{key: "whitelistGeoCountries", native: "sources.peerapi.metric.whitelistGeoCountries", set: strings_(func(c *Config) *[]string { return &pa(c).Metric.WhitelistGeoCountries })},
-		{key: "pingCommandPath", native: "sources.peerapi.metric.pingCommandPath", set: str(func(c *Config) *string { return &pa(c).Metric.PingCommandPath })},
-		{key: "pingTimeout", native: "sources.peerapi.metric.pingTimeout", set: unit(time.Second, func(c *Config) *time.Duration { return &pa(c).Metric.PingTimeout })},
-		{key: "pingCount", native: "sources.peerapi.metric.pingCount", set: integer(func(c *Config) *int { return &pa(c).Metric.PingCount })},
-		{key: "pingCountOnFail", native: "sources.peerapi.metric.pingCountOnFail", set: integer(func(c *Config) *int { return &pa(c).Metric.PingCountOnFail })},
-		{key: "pingWorkerCount", native: "sources.peerapi.metric.pingWorkerCount", set: integer(func(c *Config) *int { return &pa(c).Metric.PingWorkerCount })},
-		{key: "sessionWorkerCount", native: "sources.peerapi.metric.sessionWorkerCount", set: integer(func(c *Config) *int { return &pa(c).Metric.SessionWorkerCount })},
-		{key: "maxRTTMetricsHistroy", native: "sources.peerapi.metric.maxRTTMetricsHistory", set: integer(func(c *Config) *int { return &pa(c).Metric.MaxRTTMetricsHistory })},
-		{key: "geoCheckInterval", native: "sources.peerapi.metric.geoCheckInterval", set: unit(time.Second, func(c *Config) *time.Duration { return &pa(c).Metric.GeoCheckInterval })},
-		{key: "filterParamsUpdateInterval", native: "sources.peerapi.metric.filterParamsUpdateInterval", set: unit(time.Second, func(c *Config) *time.Duration { return &pa(c).Metric.FilterParamsUpdateInterval })},
+		{key: "autoTeardown", native: "sources.peerapi.metric.autoTeardown", unused: noGeoIP, set: boolean(func(c *Config) *bool { return &pa(c).Metric.AutoTeardown })},
+		{key: "maxMindGeoLiteCountryMmdbPath", native: "sources.peerapi.metric.geoIPDatabase", unused: noGeoIP, set: str(func(c *Config) *string { return &pa(c).Metric.GeoIPDatabase })},
+		{key: "geoIpCountryMode", native: "sources.peerapi.metric.geoIPCountryMode", unused: noGeoIP, set: str(func(c *Config) *string { return &pa(c).Metric.GeoIPCountryMode })},
+		{key: "blacklistGeoCountries", native: "sources.peerapi.metric.blacklistGeoCountries", unused: noGeoIP, set: strings_(func(c *Config) *[]string { return &pa(c).Metric.BlacklistGeoCountries })},
+		{key: "whitelistGeoCountries", native: "sources.peerapi.metric.whitelistGeoCountries", unused: noGeoIP, set: strings_(func(c *Config) *[]string { return &pa(c).Metric.WhitelistGeoCountries })},
+		{key: "pingCommandPath", native: "sources.peerapi.metric.pingCommandPath", unused: noMetrics, set: str(func(c *Config) *string { return &pa(c).Metric.PingCommandPath })},
+		{key: "pingTimeout", native: "sources.peerapi.metric.pingTimeout", unused: noMetrics, set: unit(time.Second, func(c *Config) *time.Duration { return &pa(c).Metric.PingTimeout })},
+		{key: "pingCount", native: "sources.peerapi.metric.pingCount", unused: noMetrics, set: integer(func(c *Config) *int { return &pa(c).Metric.PingCount })},
+		{key: "pingCountOnFail", native: "sources.peerapi.metric.pingCountOnFail", unused: noMetrics, set: integer(func(c *Config) *int { return &pa(c).Metric.PingCountOnFail })},
+		{key: "pingWorkerCount", native: "sources.peerapi.metric.pingWorkerCount", unused: noMetrics, set: integer(func(c *Config) *int { return &pa(c).Metric.PingWorkerCount })},
+		{key: "sessionWorkerCount", native: "sources.peerapi.metric.sessionWorkerCount", unused: noMetrics, set: integer(func(c *Config) *int { return &pa(c).Metric.SessionWorkerCount })},
+		{key: "maxRTTMetricsHistroy", native: "sources.peerapi.metric.maxRTTMetricsHistory", unused: noMetrics, set: integer(func(c *Config) *int { return &pa(c).Metric.MaxRTTMetricsHistory })},
+		{key: "geoCheckInterval", native: "sources.peerapi.metric.geoCheckInterval", unused: noGeoIP, set: unit(time.Second, func(c *Config) *time.Duration { return &pa(c).Metric.GeoCheckInterval })},
+		{key: "filterParamsUpdateInterval", native: "sources.peerapi.metric.filterParamsUpdateInterval", unused: noFilterUpd, set: unit(time.Second, func(c *Config) *time.Duration { return &pa(c).Metric.FilterParamsUpdateInterval })},
 	}},
 	{"wireGuard", []legacyField{
 		{key: "wgCommandPath", native: "tunnel.wgCommandPath", unused: usesWgctrl, set: str(func(c *Config) *string { return &c.Tunnel.WGCommandPath })},
@@ -185,7 +193,7 @@ var legacySections = []struct {
 		{key: "publicKeyPath", native: "sources.peerapi.wireGuard.publicKeyPath", set: str(func(c *Config) *string { return &pa(c).WireGuard.PublicKeyPath })},
 		{key: "persistentKeepaliveInterval", native: "sources.peerapi.wireGuard.persistentKeepalive", set: integer(func(c *Config) *int { return &pa(c).WireGuard.PersistentKeepalive })},
 		{key: "allowedIps", native: "sources.peerapi.wireGuard.allowedIPs", set: commaList(func(c *Config) *[]string { return &pa(c).WireGuard.AllowedIPs })},
-		{key: "dnsUpdateInterval", native: "sources.peerapi.wireGuard.dnsUpdateInterval", set: unit(time.Second, func(c *Config) *time.Duration { return &pa(c).WireGuard.DNSUpdateInterval })},
+		{key: "dnsUpdateInterval", native: "sources.peerapi.wireGuard.dnsUpdateInterval", unused: noWGReResolve, set: unit(time.Second, func(c *Config) *time.Duration { return &pa(c).WireGuard.DNSUpdateInterval })},
 		{key: "dn42BandwidthCommunity", native: "sources.peerapi.wireGuard.bandwidthCommunity", set: integer(func(c *Config) *int { return &pa(c).WireGuard.BandwidthCommunity })},
 		{key: "dn42InterfaceSecurityCommunity", native: "sources.peerapi.wireGuard.securityCommunity", set: integer(func(c *Config) *int { return &pa(c).WireGuard.SecurityCommunity })},
 		{key: "ipv4", aliasOf: "ipConfig.ipv4", native: "sources.peerapi.ipConfig.ipv4", set: str(func(c *Config) *string { return &pa(c).IPConfig.IPv4 })},
@@ -212,14 +220,14 @@ var legacySections = []struct {
 		{key: "consoleLogging", native: "log.console", set: boolean(func(c *Config) *bool { return &c.Log.Console })},
 	}},
 	{"peerProbe", []legacyField{
-		{key: "enabled", native: "sources.peerapi.peerProbe.enabled", set: boolean(func(c *Config) *bool { return &pa(c).PeerProbe.Enabled })},
-		{key: "intervalSeconds", native: "sources.peerapi.peerProbe.interval", set: unit(time.Second, func(c *Config) *time.Duration { return &pa(c).PeerProbe.Interval })},
-		{key: "probePacketCount", native: "sources.peerapi.peerProbe.packetCount", set: integer(func(c *Config) *int { return &pa(c).PeerProbe.PacketCount })},
-		{key: "probePacketIntervalMs", native: "sources.peerapi.peerProbe.packetInterval", set: unit(time.Millisecond, func(c *Config) *time.Duration { return &pa(c).PeerProbe.PacketInterval })},
-		{key: "probePacketEncryptionKey", native: "sources.peerapi.peerProbe.encryptionKey", set: str(func(c *Config) *string { return &pa(c).PeerProbe.EncryptionKey })},
-		{key: "sessionWorkerCount", native: "sources.peerapi.peerProbe.sessionWorkerCount", set: integer(func(c *Config) *int { return &pa(c).PeerProbe.SessionWorkerCount })},
-		{key: "probePacketBanner", native: "sources.peerapi.peerProbe.banner", set: str(func(c *Config) *string { return &pa(c).PeerProbe.Banner })},
-		{key: "probeSummaryCooldownSeconds", native: "sources.peerapi.peerProbe.summaryCooldown", set: unit(time.Second, func(c *Config) *time.Duration { return &pa(c).PeerProbe.SummaryCooldown })},
+		{key: "enabled", native: "sources.peerapi.peerProbe.enabled", unused: noProbe, set: boolean(func(c *Config) *bool { return &pa(c).PeerProbe.Enabled })},
+		{key: "intervalSeconds", native: "sources.peerapi.peerProbe.interval", unused: noProbe, set: unit(time.Second, func(c *Config) *time.Duration { return &pa(c).PeerProbe.Interval })},
+		{key: "probePacketCount", native: "sources.peerapi.peerProbe.packetCount", unused: noProbe, set: integer(func(c *Config) *int { return &pa(c).PeerProbe.PacketCount })},
+		{key: "probePacketIntervalMs", native: "sources.peerapi.peerProbe.packetInterval", unused: noProbe, set: unit(time.Millisecond, func(c *Config) *time.Duration { return &pa(c).PeerProbe.PacketInterval })},
+		{key: "probePacketEncryptionKey", native: "sources.peerapi.peerProbe.encryptionKey", unused: noProbe, set: str(func(c *Config) *string { return &pa(c).PeerProbe.EncryptionKey })},
+		{key: "sessionWorkerCount", native: "sources.peerapi.peerProbe.sessionWorkerCount", unused: noProbe, set: integer(func(c *Config) *int { return &pa(c).PeerProbe.SessionWorkerCount })},
+		{key: "probePacketBanner", native: "sources.peerapi.peerProbe.banner", unused: noProbe, set: str(func(c *Config) *string { return &pa(c).PeerProbe.Banner })},
+		{key: "probeSummaryCooldownSeconds", native: "sources.peerapi.peerProbe.summaryCooldown", unused: noProbe, set: unit(time.Second, func(c *Config) *time.Duration { return &pa(c).PeerProbe.SummaryCooldown })},
 	}},
 }
 
