@@ -59,6 +59,24 @@ func (s *BIRDProtocolSpec) ProtocolBaseName(key string) string {
 	return "DN42_" + strconv.FormatUint(uint64(s.ASN), 10) + "_" + key
 }
 
+// ProtocolNames lists the BIRD protocol names the object key produces, in file order: the base
+// name with MP-BGP, else <base>_v6 (IPv6 or link-local neighbour) then <base>_v4 (IPv4
+// neighbour). Reporters use it to find a session's protocols in `show protocols`.
+func (s *BIRDProtocolSpec) ProtocolNames(key string) []string {
+	base := s.ProtocolBaseName(key)
+	if s.MPBGP {
+		return []string{base}
+	}
+	var out []string
+	if s.NeighborIPv6 != "" || s.NeighborIPv6LinkLocal != "" {
+		out = append(out, base+"_v6")
+	}
+	if s.NeighborIPv4 != "" {
+		out = append(out, base+"_v4")
+	}
+	return out
+}
+
 var birdSymbolOK = func(r rune) bool {
 	return r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
 }

@@ -207,6 +207,18 @@ func TestPlanAndObserved(t *testing.T) {
 	if lines, _ := r.Plan(ctx, "dn1", nil); len(lines) != 1 || lines[0] != "remove "+r.Path("dn1") {
 		t.Errorf("plan remove: %v", lines)
 	}
+	// Drift: a hand edit of a managed file is undone by the next reconcile.
+	want, _ := os.ReadFile(r.Path("dn1"))
+	os.WriteFile(r.Path("dn1"), append(append([]byte{}, want...), "# edited\n"...), 0o644)
+	if lines, _ := r.Plan(ctx, "dn1", o1); len(lines) != 1 || !strings.HasSuffix(lines[0], "(changed)") {
+		t.Errorf("plan after drift: %v", lines)
+	}
+	if o := r.ReconcileBatch(ctx, []controller.Request{{Key: "dn1", Desired: o1}})[0]; o.Err != nil || o.Result.Changes != 1 {
+		t.Errorf("drift repair: %v %d", o.Err, o.Result.Changes)
+	}
+	if got, _ := os.ReadFile(r.Path("dn1")); string(got) != string(want) {
+		t.Error("drift not repaired")
+	}
 	// Unmanaged and mis-headed files are not observed.
 	os.WriteFile(filepath.Join(r.opts.PeerConfDir, "hand.conf"), []byte("# mine\n"), 0o644)
 	os.WriteFile(filepath.Join(r.opts.PeerConfDir, "other.conf"), []byte(header("dn1")), 0o644)

@@ -119,6 +119,15 @@ func TestRenderDefaultTemplate(t *testing.T) {
 				t.Fatalf("no header:\n%s", s)
 			}
 			got := blocks(s)
+			if names := tt.spec.ProtocolNames(key); len(names) != len(got) {
+				t.Errorf("ProtocolNames %v disagrees with the rendered protocols %v", names, keys(got))
+			} else {
+				for _, n := range names {
+					if _, ok := got[n]; !ok {
+						t.Errorf("ProtocolNames has %s, not rendered", n)
+					}
+				}
+			}
 			if len(got) != len(tt.want) {
 				t.Fatalf("protocols %v, want %v:\n%s", keys(got), keys(tt.want), s)
 			}
