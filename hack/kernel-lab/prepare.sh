@@ -89,8 +89,18 @@ main() {
 	exec 9>"$cache/.lock"
 	flock 9
 
-	local pkg ver dir
-	if ! read -r pkg ver < <(resolve_package); then
+	local pkg= ver= dir
+	# apt-cache takes seconds; reuse a resolution younger than a day when its tree is complete.
+	local resolved=$cache/resolved
+	if [[ -z ${KERNEL_LAB_KERNEL_PACKAGE:-} && -n $(find "$resolved" -mmin -1440 2>/dev/null) ]]; then
+		read -r pkg ver <"$resolved" || true
+		[[ -e $cache/kernel/${pkg}_${ver}/.complete ]] || pkg=
+	fi
+	if [[ -n $pkg ]]; then
+		:
+	elif read -r pkg ver < <(resolve_package); then
+		[[ -n ${KERNEL_LAB_KERNEL_PACKAGE:-} ]] || printf '%s %s\n' "$pkg" "$ver" >"$resolved"
+	else
 		# No package lists (offline, or apt-get update not run): use what the cache already has.
 		dir=$(find "$cache/kernel" -mindepth 2 -maxdepth 2 -name .complete -printf '%h\n' 2>/dev/null |
 			sort -V | tail -n1)

@@ -26,6 +26,7 @@
 #   KERNEL_LAB_ENV            extra "NAME=value" words exported to the tests
 #   KERNEL_LAB_ACCEL          kvm or tcg (default: kvm if a probe boot under KVM works)
 #   KERNEL_LAB_APPEND         extra kernel command line
+#   KERNEL_LAB_QEMU_ARGS      extra qemu arguments (split on spaces)
 #   KERNEL_LAB_LOG            log file (default <cache>/logs/run-<time>.log)
 #   KERNEL_LAB_KEEP=1         keep the work directory (initramfs, binaries) for debugging
 #   KERNEL_LAB_CACHE          see prepare.sh
@@ -89,6 +90,7 @@ t1=$(now)
 nonce=$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
 runs=
 i=0
+declare -A built=()
 for spec in "${specs[@]}"; do
 	eval "set -- $spec"
 	pkg=$1
@@ -96,9 +98,14 @@ for spec in "${specs[@]}"; do
 	i=$((i + 1))
 	dir=$(go list -tags kernellab -f '{{.Dir}}' "$pkg") || die "go list $pkg failed"
 	mkdir -p "$root/kl/$i"
-	log "building $pkg"
-	CGO_ENABLED=0 go test -c -tags kernellab -o "$root/kl/$i/test.bin" "$pkg" ||
-		die "go test -c $pkg failed"
+	if [[ -n ${built[$pkg]:-} ]]; then
+		ln "${built[$pkg]}" "$root/kl/$i/test.bin"
+	else
+		log "building $pkg"
+		CGO_ENABLED=0 go test -c -tags kernellab -o "$root/kl/$i/test.bin" "$pkg" ||
+			die "go test -c $pkg failed"
+		built[$pkg]=$root/kl/$i/test.bin
+	fi
 	[[ -x $root/kl/$i/test.bin ]] || die "$pkg has no test files"
 	# go test runs a binary in its package directory; testdata is the part tests read from there.
 	[[ -d $dir/testdata ]] && cp -a "$dir/testdata" "$root/kl/$i/"
@@ -231,7 +238,7 @@ probe_kvm() {
 	mkdir -p "$cache/accel"
 	local out result=tcg
 	# Without an initramfs a working guest panics ("VFS: Unable to mount root") within a second.
-	out=$(timeout 10 qemu-system-x86_64 -nographic -nodefaults -serial stdio -no-reboot \
+	out=$(timeout 6 qemu-system-x86_64 -nographic -nodefaults -serial stdio -no-reboot \
 		-accel kvm -cpu host -m 256 -kernel "$KERNEL_LAB_VMLINUZ" \
 		-append "console=ttyS0 panic=-1" </dev/null 2>&1 || true)
 	[[ $out == *"Linux version"* ]] && result=kvm
@@ -251,15 +258,20 @@ tcg) accel=(-accel tcg -cpu max) ;;
 esac
 logfile=${KERNEL_LAB_LOG:-$cache/logs/run-$(date +%Y%m%dT%H%M%S)-$$.log}
 mkdir -p "$(dirname "$logfile")"
+# Keep the 20 newest default logs.
+find "$cache/logs" -maxdepth 1 -name 'run-*.log' -printf '%T@ %p\n' 2>/dev/null | sort -rn | tail -n +20 |
+	cut -d' ' -f2- | xargs -r rm -f
 log "booting $KERNEL_LAB_KVER (${accel[*]}, ${mem} MiB, $smp CPUs, timeout ${timeout_s}s); log: $logfile"
 t3=$(now)
 set +e
-timeout -k 10 "$timeout_s" qemu-system-x86_64 \
+# --foreground keeps qemu in our process group, so killing the run (CI cancel) also stops it.
+timeout --foreground -k 10 "$timeout_s" qemu-system-x86_64 \
 	-nographic -nodefaults -serial stdio -no-reboot \
 	"${accel[@]}" -m "$mem" -smp "$smp" \
 	-kernel "$KERNEL_LAB_VMLINUZ" -initrd "$work/initrd.cpio" \
 	-append "console=ttyS0 panic=-1 quiet ${KERNEL_LAB_APPEND:-}" \
-	</dev/null 2>&1 | sed -u 's/\r$//' | tee "$logfile"
+	${KERNEL_LAB_QEMU_ARGS:-} </dev/null 2>&1 |
+	sed -u -e 's/\r$//' -e 's/\x1bc//g' -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' | tee "$logfile"
 qemu_rc=${PIPESTATUS[0]}
 set -e
 t_vm=$(since "$t3")
