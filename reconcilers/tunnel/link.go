@@ -170,7 +170,11 @@ func (r *Reconciler) greRequest(name, kind string, index, mtu int, g greParams) 
 	msg := nl.NewIfInfomsg(unix.AF_UNSPEC)
 	msg.Index = int32(index)
 	req.AddData(msg)
-	req.AddData(nl.NewRtAttr(unix.IFLA_IFNAME, nl.ZeroTerminated(name)))
+	if index == 0 {
+		// Not on a change: a name with an index is a rename, which the kernel refuses (EBUSY)
+		// for an up link after it already applied the tunnel change.
+		req.AddData(nl.NewRtAttr(unix.IFLA_IFNAME, nl.ZeroTerminated(name)))
+	}
 	if index == 0 && mtu > 0 {
 		req.AddData(nl.NewRtAttr(unix.IFLA_MTU, nl.Uint32Attr(uint32(mtu))))
 	}
