@@ -130,3 +130,20 @@ func (s ObjectSet) Keys(kind Kind) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// NewSpec returns an empty spec of kind to decode into, or nil for an unknown kind.
+func NewSpec(kind Kind) Spec {
+	switch kind {
+	case KindTunnel:
+		return &TunnelSpec{}
+	case KindBIRDProtocol:
+		return &BIRDProtocolSpec{}
+	case KindDNSZone:
+		return &DNSZoneSpec{}
+	case KindProxyListener:
+		return &ProxyListenerSpec{}
+	case KindWAFScript:
+		return &WAFScriptSpec{}
+	}
+	return nil
+}

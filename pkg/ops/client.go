@@ -112,17 +112,8 @@ func DecodeState(r io.Reader) (*controller.DebugState, error) {
 
 // newSpec returns an empty spec of kind. (A v1alpha1.NewSpec would be the natural home.)
 func newSpec(kind v1alpha1.Kind) (v1alpha1.Spec, error) {
-	switch kind {
-	case v1alpha1.KindTunnel:
-		return &v1alpha1.TunnelSpec{}, nil
-	case v1alpha1.KindBIRDProtocol:
-		return &v1alpha1.BIRDProtocolSpec{}, nil
-	case v1alpha1.KindDNSZone:
-		return &v1alpha1.DNSZoneSpec{}, nil
-	case v1alpha1.KindProxyListener:
-		return &v1alpha1.ProxyListenerSpec{}, nil
-	case v1alpha1.KindWAFScript:
-		return &v1alpha1.WAFScriptSpec{}, nil
+	if s := v1alpha1.NewSpec(kind); s != nil {
+		return s, nil
 	}
 	return nil, fmt.Errorf("unknown kind %q", kind)
 }

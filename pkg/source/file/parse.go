@@ -23,23 +23,6 @@ const APIVersion = "edgeagent.io/v1alpha1"
 // Extensions are the file name extensions read from a directory.
 var Extensions = []string{".yaml", ".yml", ".json"}
 
-// newSpec returns an empty spec of kind. (A v1alpha1.NewSpec would be the natural home.)
-func newSpec(kind v1alpha1.Kind) v1alpha1.Spec {
-	switch kind {
-	case v1alpha1.KindTunnel:
-		return &v1alpha1.TunnelSpec{}
-	case v1alpha1.KindBIRDProtocol:
-		return &v1alpha1.BIRDProtocolSpec{}
-	case v1alpha1.KindDNSZone:
-		return &v1alpha1.DNSZoneSpec{}
-	case v1alpha1.KindProxyListener:
-		return &v1alpha1.ProxyListenerSpec{}
-	case v1alpha1.KindWAFScript:
-		return &v1alpha1.WAFScriptSpec{}
-	}
-	return nil
-}
-
 func kindNames() string {
 	s := make([]string, len(v1alpha1.Kinds))
 	for i, k := range v1alpha1.Kinds {
@@ -275,7 +258,7 @@ func decodeObject(source, file string, n *yaml.Node) (*v1alpha1.Object, error) {
 		errs = append(errs, docError(file, apiNode.Line, "apiVersion", fmt.Sprintf("must be %s (got %q)", APIVersion, apiVersion)))
 	}
 	kind := v1alpha1.Kind(kindS)
-	spec := newSpec(kind)
+	spec := v1alpha1.NewSpec(kind)
 	if kindNode == nil {
 		errs = append(errs, docError(file, line, "kind", "required: one of "+kindNames()))
 	} else if spec == nil {

@@ -228,7 +228,7 @@ func LoadSaved(stateDir, name string) (v1alpha1.ObjectSet, bool, error) {
 	}
 	set := v1alpha1.ObjectSet{}
 	for _, so := range sv.Objects {
-		spec := newSpec(so.Kind)
+		spec := v1alpha1.NewSpec(so.Kind)
 		if spec == nil {
 			return nil, true, fmt.Errorf("last good objects of %s: unknown kind %q", name, so.Kind)
 		}
