@@ -231,10 +231,14 @@ func (r *Reconciler) ReconcileBatch(ctx context.Context, reqs []controller.Reque
 	defer r.mu.Unlock()
 	outs := make([]controller.Outcome, len(reqs))
 	var changes []*change
+	// unjudged marks requests that failed before BIRD saw them (a conflicting unmanaged file, a
+	// render error): what BIRD runs under their names is not theirs to report.
+	unjudged := map[int]bool{}
 	for i, req := range reqs {
 		c, err := r.diff(req.Key, req.Desired)
 		if err != nil {
 			outs[i].Err = err
+			unjudged[i] = true
 			continue
 		}
 		if c == nil {
@@ -243,6 +247,7 @@ func (r *Reconciler) ReconcileBatch(ctx context.Context, reqs []controller.Reque
 		c.idx = i
 		if err := c.apply(); err != nil {
 			outs[i].Err = fmt.Errorf("BIRDProtocol %s: %w", req.Key, err)
+			unjudged[i] = true
 			continue
 		}
 		changes = append(changes, c)
@@ -301,7 +306,7 @@ func (r *Reconciler) ReconcileBatch(ctx context.Context, reqs []controller.Reque
 		}
 	}
 
-	r.observe(ctx, reqs, outs)
+	r.observe(ctx, reqs, outs, unjudged)
 	return outs
 }
 

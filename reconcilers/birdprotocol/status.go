@@ -54,13 +54,15 @@ func (s Status) Established() bool {
 	return true
 }
 
-// observe reads the protocols of every desired request that did not fail and fills in the
-// results: Observed, the Established condition, the requeue interval and the gauges. Removed
+// observe reads the protocols of every desired request not in skip and fills in the results: Observed, the Established condition, the requeue interval and the gauges. Removed
 // keys lose their gauges.
-func (r *Reconciler) observe(ctx context.Context, reqs []controller.Request, outs []controller.Outcome) {
+func (r *Reconciler) observe(ctx context.Context, reqs []controller.Request, outs []controller.Outcome, skip map[int]bool) {
 	var names []string
 	want := map[int][]string{}
 	for i, req := range reqs {
+		if skip[i] {
+			continue
+		}
 		if req.Desired == nil {
 			if outs[i].Err == nil {
 				r.metrics.forget(req.Key)
