@@ -61,7 +61,6 @@ type fakeNode struct {
 	started  chan string
 	done     chan string
 	batches  [][]string
-	batching bool
 }
 
 func newFakeNode() *fakeNode {
