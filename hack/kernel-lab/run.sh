@@ -221,7 +221,7 @@ chmod 755 "$root/init"
 (cd "$root" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet -R 0:0) >"$work/initrd.cpio"
 t_pack=$(since "$t2")
 
-# Boot.
+# Boot. mitigations=off: the VM runs only our tests, and PTI and retpolines cost a lot under TCG.
 # KVM when it works, else TCG. /dev/kvm existing is not enough: under some nested hypervisors
 # the guest kernel hangs right after decompression. A short probe boot without initramfs
 # answers the question; the answer is cached per host kernel, qemu and guest kernel.
@@ -269,7 +269,7 @@ timeout --foreground -k 10 "$timeout_s" qemu-system-x86_64 \
 	-nographic -nodefaults -serial stdio -no-reboot \
 	"${accel[@]}" -m "$mem" -smp "$smp" \
 	-kernel "$KERNEL_LAB_VMLINUZ" -initrd "$work/initrd.cpio" \
-	-append "console=ttyS0 panic=-1 quiet ${KERNEL_LAB_APPEND:-}" \
+	-append "console=ttyS0 panic=-1 quiet mitigations=off ${KERNEL_LAB_APPEND:-}" \
 	${KERNEL_LAB_QEMU_ARGS:-} </dev/null 2>&1 |
 	sed -u -e 's/\r$//' -e 's/\x1bc//g' -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' | tee "$logfile"
 qemu_rc=${PIPESTATUS[0]}
