@@ -242,7 +242,7 @@ func (r *Reconciler) converge(ctx context.Context, x *run, d *desiredTunnel) (*O
 	// Addresses: remove what the spec does not want, then add what is missing.
 	var have []netlink.Addr
 	if st != nil {
-		if have, err = r.listAddrs(st.link); err != nil {
+		if have, err = r.listAddrs(st.link.Attrs().Index); err != nil {
 			return nil, 0, fmt.Errorf("tunnel %s: list addresses: %w", name, err)
 		}
 	}

@@ -226,25 +226,70 @@ func (r *Reconciler) probeKernelWireGuard() (bool, error) {
 	}
 }
 
-// listAddrs lists the addresses on the interface, retrying interrupted dumps.
-func (r *Reconciler) listAddrs(l netlink.Link) ([]netlink.Addr, error) {
-	for i := 0; ; i++ {
-		a, err := r.h.AddrList(l, netlink.FAMILY_ALL)
-		if errors.Is(err, netlink.ErrDumpInterrupted) && i < 5 {
+// listAddrs lists the addresses on the interface with that index. The dump asks the kernel to
+// filter by index (strict checking), so its cost does not grow with the number of tunnels. The
+// prefix length is kept on both sides of a peer address, as deleting an IPv6 address needs it.
+func (r *Reconciler) listAddrs(index int) ([]netlink.Addr, error) {
+	var msgs [][]byte
+	var err error
+	for i := 0; i < 5; i++ {
+		req := r.rtRequest(unix.RTM_GETADDR, unix.NLM_F_DUMP)
+		m := nl.NewIfAddrmsg(unix.AF_UNSPEC)
+		m.Index = uint32(index)
+		req.AddData(m)
+		msgs, err = req.Execute(unix.NETLINK_ROUTE, unix.RTM_NEWADDR)
+		if !errors.Is(err, netlink.ErrDumpInterrupted) {
+			break
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	var addrs []netlink.Addr
+	for _, m := range msgs {
+		am := nl.DeserializeIfAddrmsg(m)
+		if int(am.Index) != index { // a kernel without strict checking sends them all
 			continue
 		}
-		return a, err
+		attrs, err := nl.ParseRouteAttr(m[am.Len():])
+		if err != nil {
+			return nil, err
+		}
+		var local, address net.IP
+		for _, a := range attrs {
+			switch a.Attr.Type {
+			case unix.IFA_LOCAL:
+				local = net.IP(a.Value)
+			case unix.IFA_ADDRESS:
+				address = net.IP(a.Value)
+			}
+		}
+		ip := local
+		if ip == nil {
+			ip = address
+		}
+		if ip == nil {
+			continue
+		}
+		mask := net.CIDRMask(int(am.Prefixlen), 8*len(ip))
+		a := netlink.Addr{IPNet: &net.IPNet{IP: ip, Mask: mask}, LinkIndex: index, Scope: int(am.Scope)}
+		if local != nil && address != nil && !local.Equal(address) {
+			a.Peer = &net.IPNet{IP: address, Mask: mask}
+		}
+		addrs = append(addrs, a)
 	}
+	return addrs, nil
 }
 
 // listOwnRoutes lists the IPv6 /128 routes of the interface that the reconciler makes (protocol
 // boot, main table); kernel routes and routes others added with another protocol are not ours.
 func (r *Reconciler) listOwnRoutes(l netlink.Link) ([]netlink.Route, error) {
-	filter := &netlink.Route{LinkIndex: l.Attrs().Index, Table: unix.RT_TABLE_MAIN}
+	// With strict checking on the handle the kernel filters the dump by interface and protocol.
+	filter := &netlink.Route{LinkIndex: l.Attrs().Index, Table: unix.RT_TABLE_MAIN, Protocol: unix.RTPROT_BOOT}
 	var rs []netlink.Route
 	var err error
 	for i := 0; i < 5; i++ {
-		rs, err = r.h.RouteListFiltered(netlink.FAMILY_V6, filter, netlink.RT_FILTER_OIF|netlink.RT_FILTER_TABLE)
+		rs, err = r.h.RouteListFiltered(netlink.FAMILY_V6, filter, netlink.RT_FILTER_OIF|netlink.RT_FILTER_TABLE|netlink.RT_FILTER_PROTOCOL)
 		if !errors.Is(err, netlink.ErrDumpInterrupted) {
 			break
 		}
@@ -266,16 +311,10 @@ func (r *Reconciler) listOwnRoutes(l netlink.Link) ([]netlink.Route, error) {
 }
 
 // addrKey identifies an address by what the spec controls: local IP, prefix and peer.
-// With a peer the prefix length belongs to the peer (netlink reports the local side as a host
-// address), so it is taken from there.
 func addrKey(a netlink.Addr) string {
 	ones, _ := a.Mask.Size()
-	peer := a.Peer != nil && !a.Peer.IP.Equal(a.IP)
-	if peer {
-		ones, _ = a.Peer.Mask.Size()
-	}
 	k := fmt.Sprintf("%s/%d", a.IP, ones)
-	if peer {
+	if a.Peer != nil && !a.Peer.IP.Equal(a.IP) {
 		k += " peer " + a.Peer.IP.String()
 	}
 	return k

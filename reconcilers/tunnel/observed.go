@@ -66,7 +66,7 @@ func (r *Reconciler) Observe(ctx context.Context, name string) (*Observed, error
 	if st == nil {
 		return &Observed{Name: name}, nil
 	}
-	addrs, err := r.listAddrs(st.link)
+	addrs, err := r.listAddrs(st.link.Attrs().Index)
 	if err != nil {
 		return nil, fmt.Errorf("tunnel %s: list addresses: %w", name, err)
 	}

@@ -147,6 +147,10 @@ func New(opts Options) (*Reconciler, error) {
 		r.Close()
 		return nil, fmt.Errorf("tunnel reconciler: rtnetlink socket: %w", err)
 	}
+	// Strict checking makes the kernel filter address and route dumps by interface (Linux 4.20+;
+	// older kernels ignore the filter and the reconciler filters itself).
+	_ = unix.SetsockoptInt(s.GetFd(), unix.SOL_NETLINK, unix.NETLINK_GET_STRICT_CHK, 1)
+	_ = r.h.SetStrictCheck(true)
 	r.rtSock = &nl.SocketHandle{Socket: s}
 	r.devs = wgdev.NewManager(r.log.WithName("wireguard-go"))
 	return r, nil

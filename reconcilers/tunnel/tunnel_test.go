@@ -132,6 +132,10 @@ func TestInPlaceChanges(t *testing.T) {
 			func(t *testing.T, o *Observed) {
 				expect(t, slices.Contains(o.Addresses, "fd42:23::11/128 peer fd42:23::2") && !slices.Contains(o.Addresses, "fd42:23::1/128 peer fd42:23::2"), "addresses %v", o.Addresses)
 			}},
+		{"link-local address", func(s *v1alpha1.TunnelSpec) { s.LocalIPv6LinkLocal = "fe80::11" },
+			func(t *testing.T, o *Observed) {
+				expect(t, slices.Contains(o.Addresses, "fe80::11/64 peer fe80::2") && !slices.Contains(o.Addresses, "fe80::1/64 peer fe80::2"), "addresses %v", o.Addresses)
+			}},
 		{"peer ipv6 and route", func(s *v1alpha1.TunnelSpec) { s.PeerIPv6 = "fd42:23::22" },
 			func(t *testing.T, o *Observed) {
 				expect(t, slices.Equal(o.Routes, []string{"fd42:23::22/128"}), "routes %v", o.Routes)
