@@ -254,9 +254,16 @@ func (h *harness) start(mod func(*Options)) {
 // sync triggers a sync and waits until it was fetched and applied (or failed).
 func (h *harness) sync() {
 	h.t.Helper()
-	n := h.src.Syncs()
+	h.src.mu.Lock()
+	st := h.src.started
+	h.src.mu.Unlock()
 	h.src.TriggerSync()
-	waitFor(h.t, "a sync", h.ctrl, nil, func() bool { return h.src.Syncs() > n })
+	// A sync that started after the trigger, and everything before it, finished.
+	waitFor(h.t, "a sync", h.ctrl, nil, func() bool {
+		h.src.mu.Lock()
+		defer h.src.mu.Unlock()
+		return h.src.started > st && h.src.syncs >= h.src.started
+	})
 }
 
 func (h *harness) reportsFor(uuid string) []peerapi.ModifyRequest {

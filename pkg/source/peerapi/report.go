@@ -71,10 +71,10 @@ func (s *Source) reportLoop(ctx context.Context) {
 			}
 			delete(retries, r.session)
 			s.log.Info("reported session status", "session", r.session, "status", r.status.String(), "error", r.err)
-			s.rmu.Lock()
-			s.reported[r.session] = reportRecord{Status: r.status, Error: r.err, RemoteStatus: r.it.remoteStatus, RemoteError: r.it.remoteError}
+			s.mu.Lock()
+			s.reported[r.session] = reportRecord{Status: r.status, Error: r.err, At: s.o.Now()}
 			saved := copyReported(s.reported)
-			s.rmu.Unlock()
+			s.mu.Unlock()
 			if err := persist.Save(s.o.StateDir, reportsFile, saved); err != nil {
 				s.log.Error(err, "persist last reports")
 			}
@@ -115,8 +115,6 @@ func (s *Source) dueReports() (out []report, heldDelete bool) {
 	for k, v := range s.intents {
 		intents[k] = v
 	}
-	s.mu.Unlock()
-	s.rmu.Lock()
 	// Forget sessions with nothing to report (gone, or in a status the agent does not report).
 	for id := range s.reported {
 		if _, ok := intents[id]; !ok {
@@ -124,7 +122,7 @@ func (s *Source) dueReports() (out []report, heldDelete bool) {
 		}
 	}
 	reported := copyReported(s.reported)
-	s.rmu.Unlock()
+	s.mu.Unlock()
 
 	ids := make([]string, 0, len(intents))
 	for id := range intents {
@@ -143,8 +141,8 @@ func (s *Source) dueReports() (out []report, heldDelete bool) {
 		if st == it.remoteStatus && msg == it.remoteError {
 			continue // the center already says so
 		}
-		if r, ok := reported[id]; ok && r.Status == st && r.Error == msg && r.RemoteStatus == it.remoteStatus && r.RemoteError == it.remoteError {
-			continue // accepted already; the center's answer has not caught up yet
+		if r, ok := reported[id]; ok && r.Status == st && r.Error == msg {
+			continue // accepted already; no fetch since shows the center's state
 		}
 		out = append(out, report{session: id, status: st, err: msg, it: it})
 	}

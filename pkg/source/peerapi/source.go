@@ -77,9 +77,10 @@ type Source struct {
 	applied map[string]peerapi.Session
 	intents map[string]intent
 	// syncs counts finished syncs (applied or failed), for tests and /debug.
-	syncs int
+	syncs   int
+	started int
 
-	rmu      sync.Mutex // guards reported (owned by the report loop, read by tests)
+	// reported holds the reports the center accepted since the last fetch that started later.
 	reported map[string]reportRecord
 }
 
@@ -108,10 +109,11 @@ const (
 
 // reportRecord is the last report the center accepted for a session.
 type reportRecord struct {
-	Status       peerapi.SessionStatus `json:"status"`
-	Error        string                `json:"error"`
-	RemoteStatus peerapi.SessionStatus `json:"remoteStatus"`
-	RemoteError  string                `json:"remoteError"`
+	Status peerapi.SessionStatus `json:"status"`
+	Error  string                `json:"error"`
+	// At is when the center accepted it. A fetch that starts later shows the center's own
+	// state, so the record is dropped then: it only bridges the time until that fetch.
+	At time.Time `json:"at"`
 }
 
 // savedState is the last good answer as persisted.
@@ -203,15 +205,15 @@ func (s *Source) Run(ctx context.Context, sink controller.Sink) error {
 		s.log.Error(err, "load last good answer; starting without it")
 	} else if found {
 		s.log.Info("using the persisted last good answer until the center answers", "sessions", len(saved.Sessions))
-		s.apply(sink, saved.Sessions, saved.Applied, false)
+		s.apply(sink, saved.Sessions, saved.Applied, time.Time{})
 	}
 	var reported map[string]reportRecord
 	if found, err := persist.Load(s.o.StateDir, reportsFile, &reported); err != nil {
 		s.log.Error(err, "load last reports")
 	} else if found {
-		s.rmu.Lock()
+		s.mu.Lock()
 		s.reported = reported
-		s.rmu.Unlock()
+		s.mu.Unlock()
 	}
 
 	var wg sync.WaitGroup
@@ -239,11 +241,15 @@ func (s *Source) Run(ctx context.Context, sink controller.Sink) error {
 
 // syncOnce fetches and, if the answer is good, applies it. A failed fetch keeps everything.
 func (s *Source) syncOnce(ctx context.Context, sink controller.Sink) {
+	s.mu.Lock()
+	s.started++
+	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
 		s.syncs++
 		s.mu.Unlock()
 	}()
+	start := s.o.Now()
 	sessions, err := s.o.Client.Sessions(ctx)
 	s.mu.Lock()
 	prev := s.applied
@@ -256,18 +262,23 @@ func (s *Source) syncOnce(ctx context.Context, sink controller.Sink) {
 		sink.ReportError(s.o.Name, fmt.Errorf("fetch sessions: %w", err))
 		return
 	}
-	s.apply(sink, sessions, prev, true)
+	s.apply(sink, sessions, prev, start)
 }
 
 // apply validates and translates a session list, hands the objects to the sink and records what
-// to report. fresh is false for the persisted answer at start (nothing is saved again).
-func (s *Source) apply(sink controller.Sink, sessions []peerapi.Session, prevApplied map[string]peerapi.Session, fresh bool) {
+// to report. fetched is when the fetch started; it is zero for the persisted answer at start
+// (nothing is saved again, and the persisted reports stay in force).
+func (s *Source) apply(sink controller.Sink, sessions []peerapi.Session, prevApplied map[string]peerapi.Session, fetched time.Time) {
 	set, applied, intents := s.build(sessions, prevApplied)
+	fresh := !fetched.IsZero()
 	if fresh {
 		if err := persist.Save(s.o.StateDir, stateFile, savedState{Sessions: sessions, Applied: applied}); err != nil {
 			s.log.Error(err, "persist last good answer")
 		}
-		if s.o.Ports != nil {
+		// An empty list is as likely a center fault as a real wipe (the deletion guard holds it
+		// too): releasing every port then would let a later answer hand a peer's port to
+		// someone else, or fail sessions whose passthrough token has expired.
+		if s.o.Ports != nil && len(sessions) > 0 {
 			keep := make(map[string]bool, len(sessions))
 			for _, ss := range sessions {
 				keep[ss.UUID] = true
@@ -277,12 +288,21 @@ func (s *Source) apply(sink controller.Sink, sessions []peerapi.Session, prevApp
 			}
 		}
 	}
+	sink.Update(s.o.Name, set)
+	// The intents and the reports they supersede change together, so that the report loop
+	// never sees the new state of one and the old state of the other.
 	s.mu.Lock()
 	s.remote = sessions
 	s.applied = applied
 	s.intents = intents
+	if fresh {
+		for id, r := range s.reported {
+			if r.At.Before(fetched) {
+				delete(s.reported, id)
+			}
+		}
+	}
 	s.mu.Unlock()
-	sink.Update(s.o.Name, set)
 	s.log.V(1).Info("sessions applied", "sessions", len(sessions), "objects", set.Len(), "fresh", fresh)
 	select {
 	case s.wake <- struct{}{}:
