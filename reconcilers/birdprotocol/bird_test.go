@@ -178,3 +178,41 @@ func TestRealBIRDRestart(t *testing.T) {
 		t.Fatalf("after BIRD came back: %v", o.Err)
 	}
 }
+
+// TestRealBIRDOperatorTemplate runs the reconciler with a template written for the PeerAPI agent
+// (its variable names only) and takes over a file that agent wrote: BIRD loads the protocol in
+// the old shape, both channels declared.
+func TestRealBIRDOperatorTemplate(t *testing.T) {
+	t.Parallel()
+	tmpl := filepath.Join(t.TempDir(), "bird_peer.conf")
+	if err := os.WriteFile(tmpl, []byte(peerAPITemplate), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l := newLab(t, labOpts{template: tmpl})
+	ctx := ctxT(t, time.Minute)
+	r, err := New(Options{PeerConfDir: l.bird.PeerDir, Client: l.client, TemplateFile: tmpl, AdoptHeaders: []string{"managed by iEdon PeerAPI"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The old agent's file for dn7, with its banner: adopted (overwritten) when dn7 is desired.
+	old := "# managed by iEdon PeerAPI\nprotocol bgp DN42_4242420007_dn7_v4 from dnpeers { neighbor 10.100.7.2 as 4242420007; ipv4 { import none; export none; }; }\n"
+	os.WriteFile(r.Path("dn7"), []byte(old), 0o644)
+	if keys, _ := r.Observed(ctx); len(keys) != 0 {
+		t.Fatalf("the old agent's file is observed as ours: %v", keys)
+	}
+	mustOK(t, r.ReconcileBatch(ctx, []controller.Request{{Key: "dn7", Desired: obj(t, "dn7", passiveSpec(7))}}))
+	b, _ := os.ReadFile(r.Path("dn7"))
+	if !strings.HasPrefix(string(b), headerPrefix+"dn7\n") {
+		t.Fatalf("not adopted:\n%s", b)
+	}
+	ps, err := l.client.ShowProtocolsAll(ctx, "DN42_4242420007_dn7_v4")
+	if err != nil || len(ps) != 1 {
+		t.Fatalf("%+v %v", ps, err)
+	}
+	if len(ps[0].Channels) != 2 || ps[0].Channel("ipv4") == nil || ps[0].Channel("ipv6") == nil {
+		t.Errorf("the PeerAPI template declares both channels; BIRD shows %+v", ps[0].Channels)
+	}
+	if ps[0].Channel("ipv4").InputFilter == "REJECT" || ps[0].Channel("ipv6").InputFilter != "REJECT" {
+		t.Errorf("filters: ipv4 %q ipv6 %q", ps[0].Channel("ipv4").InputFilter, ps[0].Channel("ipv6").InputFilter)
+	}
+}
