@@ -229,3 +229,17 @@ func TestCenterCallsBackAfterModify(t *testing.T) {
 		t.Errorf("callback = %+v, want 200 (the agent accepts the center's bcrypt bearer)", cb)
 	}
 }
+
+// BenchmarkCheckToken is the CPU cost of one agent API authentication (bcrypt cost 10), the
+// reason the handler bounds concurrent checks and remembers good tokens.
+func BenchmarkCheckToken(b *testing.B) {
+	tok, err := peerapi.HashToken(agentSecret + routerUUID)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < b.N; i++ {
+		if !peerapi.CheckToken(tok, agentSecret+routerUUID) {
+			b.Fatal("rejected")
+		}
+	}
+}

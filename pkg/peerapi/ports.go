@@ -36,6 +36,8 @@ type PortReservations struct {
 	path string
 	mu   sync.Mutex
 	res  map[int]portEntry
+	// bySession indexes the permanent entries of res.
+	bySession map[string]int
 }
 
 type portEntry struct {
@@ -69,7 +71,7 @@ func OpenPortReservations(o PortOptions) (*PortReservations, error) {
 	if o.Free == nil {
 		o.Free = udpPortFree
 	}
-	p := &PortReservations{o: o, path: filepath.Join(o.StateDir, portsFile), res: map[int]portEntry{}}
+	p := &PortReservations{o: o, path: filepath.Join(o.StateDir, portsFile), res: map[int]portEntry{}, bySession: map[string]int{}}
 	b, err := os.ReadFile(p.path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -86,6 +88,9 @@ func OpenPortReservations(o PortOptions) (*PortReservations, error) {
 				return nil, fmt.Errorf("port reservations: decode %s: bad port %q", p.path, k)
 			}
 			p.res[n] = v
+			if v.Session != "" {
+				p.bySession[v.Session] = n
+			}
 		}
 	}
 	return p, nil
@@ -99,7 +104,7 @@ func (p *PortReservations) Reserve(holder string, until time.Time) (int, error) 
 	if err != nil {
 		return 0, err
 	}
-	p.res[port] = portEntry{Holder: holder, Until: until}
+	p.setLocked(port, portEntry{Holder: holder, Until: until})
 	return port, p.saveLocked()
 }
 
@@ -122,7 +127,7 @@ func (p *PortReservations) ForSession(session string) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("session %s: %w", session, err)
 	}
-	p.res[port] = portEntry{Session: session}
+	p.setLocked(port, portEntry{Session: session})
 	return port, p.saveLocked()
 }
 
@@ -142,9 +147,9 @@ func (p *PortReservations) Claim(session string, port int) error {
 		return fmt.Errorf("session %s: claim port %d: %w", session, port, ErrPortTaken)
 	}
 	if old := p.sessionPortLocked(session); old != 0 {
-		delete(p.res, old)
+		p.deleteLocked(old)
 	}
-	p.res[port] = portEntry{Session: session}
+	p.setLocked(port, portEntry{Session: session})
 	return p.saveLocked()
 }
 
@@ -156,7 +161,7 @@ func (p *PortReservations) Retain(keep map[string]bool) error {
 	changed := false
 	for port, e := range p.res {
 		if (e.Session != "" && !keep[e.Session]) || (e.Session == "" && !now.Before(e.Until)) {
-			delete(p.res, port)
+			p.deleteLocked(port)
 			changed = true
 		}
 	}
@@ -179,12 +184,22 @@ func (p *PortReservations) Ports() []int {
 }
 
 func (p *PortReservations) sessionPortLocked(session string) int {
-	for port, e := range p.res {
-		if e.Session == session {
-			return port
-		}
+	return p.bySession[session]
+}
+
+func (p *PortReservations) setLocked(port int, e portEntry) {
+	p.deleteLocked(port)
+	p.res[port] = e
+	if e.Session != "" {
+		p.bySession[e.Session] = port
 	}
-	return 0
+}
+
+func (p *PortReservations) deleteLocked(port int) {
+	if e, ok := p.res[port]; ok && e.Session != "" && p.bySession[e.Session] == port {
+		delete(p.bySession, e.Session)
+	}
+	delete(p.res, port)
 }
 
 // pickLocked finds a port that is neither reserved (expired temporaries count as free) nor in
