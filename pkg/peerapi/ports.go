@@ -153,6 +153,19 @@ func (p *PortReservations) Claim(session string, port int) error {
 	return p.saveLocked()
 }
 
+// ClaimFree is Claim for a port whose /info reservation may have lapsed (an expired passthrough
+// token): it also refuses a port that a live /info reservation holds for someone else.
+func (p *PortReservations) ClaimFree(session string, port int) error {
+	p.mu.Lock()
+	e, ok := p.res[port]
+	live := ok && e.Session == "" && p.o.Now().Before(e.Until)
+	p.mu.Unlock()
+	if live {
+		return fmt.Errorf("session %s: claim port %d: %w", session, port, ErrPortTaken)
+	}
+	return p.Claim(session, port)
+}
+
 // Retain releases the ports of sessions not in keep and temporary reservations that expired.
 func (p *PortReservations) Retain(keep map[string]bool) error {
 	p.mu.Lock()

@@ -395,11 +395,13 @@ func TestPassthroughPorts(t *testing.T) {
 	wrongASN.Data.Passthrough = tok(4242420001, 42426, time.Hour)
 	expired := sess(6, "dnexp", peerapi.StatusQueuedForSetup)
 	expired.Data.Passthrough = tok(expired.ASN, 42427, -time.Hour)
-	for _, s := range []peerapi.Session{withJWT, sameJWT, noJWT, forged, wrongASN, expired} {
+	expiredTaken := sess(7, "dnexptaken", peerapi.StatusQueuedForSetup)
+	expiredTaken.Data.Passthrough = tok(expiredTaken.ASN, 42424, -time.Hour)
+	for _, s := range []peerapi.Session{withJWT, sameJWT, noJWT, forged, wrongASN, expired, expiredTaken} {
 		h.center.PutSession(s)
 	}
 	h.start(nil)
-	waitFor(t, "reports", h.ctrl, h.center, func() bool { return len(h.center.Reports()) >= 6 })
+	waitFor(t, "reports", h.ctrl, h.center, func() bool { return len(h.center.Reports()) >= 7 })
 	set, _ := h.ctrl.last()
 	port := func(key string) int {
 		o := set.Get(v1alpha1.KindTunnel, key)
@@ -410,6 +412,9 @@ func TestPassthroughPorts(t *testing.T) {
 	}
 	if p := port("dnjwt"); p != 42424 {
 		t.Errorf("JWT session listens on %d, want the claim 42424", p)
+	}
+	if p := port("dnexp"); p != 42427 {
+		t.Errorf("expired token with a free port: listens on %d, want 42427", p)
 	}
 	reserved := port("dnnojwt")
 	if reserved < 42000 || reserved > 42999 {
@@ -422,7 +427,7 @@ func TestPassthroughPorts(t *testing.T) {
 		{sameJWT, "used by another session"},
 		{forged, "signature"},
 		{wrongASN, "issued for AS4242420001"},
-		{expired, "expired"},
+		{expiredTaken, "expired and its listen port 42424 was given to someone else"},
 	} {
 		r := h.reportsFor(c.s.UUID)
 		if len(r) != 1 || r[0].Status != 7 || !strings.Contains(r[0].LastError, c.want) {

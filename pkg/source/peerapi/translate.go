@@ -141,10 +141,10 @@ type invalidPortError struct{ msg string }
 func (e *invalidPortError) Error() string { return e.msg }
 
 // listenPort decides a WireGuard session's listen port. A port the session already owns stays
-// its own (even after its passthrough JWT expired: the peer has configured it). A new valid
-// passthrough JWT claims its port for the session. Without a passthrough, the session gets a
-// port reserved for it. An unverifiable token, an ASN mismatch, an expired unclaimed token or a
-// port another session owns make the session invalid (*invalidPortError).
+// its own (even after its passthrough JWT expired: the peer has configured it). A passthrough JWT
+// claims its port for the session; an expired one only if nobody else holds the port. Without a
+// passthrough, the session gets a port reserved for it. An unverifiable token, an ASN mismatch
+// or a port someone else holds make the session invalid (*invalidPortError).
 func listenPort(ports *peerapi.PortReservations, secret []byte, s *peerapi.Session, now time.Time) (int, error) {
 	if ports == nil {
 		return 0, nil
@@ -160,13 +160,8 @@ func listenPort(ports *peerapi.PortReservations, secret []byte, s *peerapi.Sessi
 	if c != nil && c.ASN != s.ASN {
 		return 0, &invalidPortError{fmt.Sprintf("passthrough token was issued for AS%d, not AS%d", c.ASN, s.ASN)}
 	}
-	switch {
-	case err == nil:
-	case errors.Is(err, peerapi.ErrPassthroughExpired) && hasOwned && c.Port == owned:
-		return owned, nil
-	case errors.Is(err, peerapi.ErrPassthroughExpired):
-		return 0, &invalidPortError{"passthrough token expired; request the router info again"}
-	default:
+	expired := errors.Is(err, peerapi.ErrPassthroughExpired)
+	if err != nil && !expired {
 		return 0, &invalidPortError{strings.TrimPrefix(err.Error(), "passthrough: ") + " (passthrough token)"}
 	}
 	if c.Port == 0 {
@@ -176,9 +171,22 @@ func listenPort(ports *peerapi.PortReservations, secret []byte, s *peerapi.Sessi
 		}
 		return ports.ForSession(s.UUID)
 	}
-	if err := ports.Claim(s.UUID, c.Port); err != nil {
+	if hasOwned && c.Port == owned {
+		return owned, nil
+	}
+	// An expired token is still ours (the signature holds): its port is taken if nobody else
+	// has it by now, so that a lost state directory does not fail every older session.
+	claim := ports.Claim
+	if expired {
+		claim = ports.ClaimFree
+	}
+	if err := claim(s.UUID, c.Port); err != nil {
 		if errors.Is(err, peerapi.ErrPortTaken) {
-			return 0, &invalidPortError{fmt.Sprintf("listen port %d from the passthrough token is used by another session", c.Port)}
+			msg := fmt.Sprintf("listen port %d from the passthrough token is used by another session", c.Port)
+			if expired {
+				msg = fmt.Sprintf("passthrough token expired and its listen port %d was given to someone else; request the router info again", c.Port)
+			}
+			return 0, &invalidPortError{msg}
 		}
 		return 0, err
 	}
