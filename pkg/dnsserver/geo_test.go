@@ -16,14 +16,14 @@ import (
 func TestGeoAnswers(t *testing.T) {
 	s := startServer(t, testGeoDB(t), map[string]*v1alpha1.DNSZoneSpec{"example.test.": testZone()})
 	cases := []struct {
-		name      string
-		qname     string
-		ecs       string
-		bits      uint8
-		answer    []string
-		scope     int // -1: no ECS option expected
-		scopeMin  bool
-		nodata    bool
+		name     string
+		qname    string
+		ecs      string
+		bits     uint8
+		answer   []string
+		scope    int // -1: no ECS option expected
+		scopeMin bool
+		nodata   bool
 	}{
 		{"country", "geo.example.test.", "198.51.100.0", 24, []string{"a 198.51.100.1"}, 24, false, false},
 		{"country, narrower source", "geo.example.test.", "198.51.100.128", 25, []string{"a 198.51.100.1"}, 24, false, false},

@@ -224,21 +224,12 @@ func (s *Server) Start(ctx context.Context) error {
 	if s.started || s.closed {
 		return errors.New("dns server: already started or closed")
 	}
-	conns, err := listenUDP(ctx, s.opts.Addr, s.opts.UDPSockets)
+	conns, tl, err := listen(ctx, s.opts.Addr, s.opts.UDPSockets)
 	if err != nil {
 		return fmt.Errorf("dns server %s: %w", s.opts.Addr, err)
 	}
 	s.udpAddr = conns[0].LocalAddr().(*net.UDPAddr)
-	// TCP on the port UDP got (which matters when Addr asked for port 0).
-	tcpAddr := net.JoinHostPort(hostOf(s.opts.Addr), fmt.Sprint(s.udpAddr.Port))
-	var lc net.ListenConfig
-	tl, err := lc.Listen(ctx, "tcp", tcpAddr)
-	if err != nil {
-		for _, c := range conns {
-			_ = c.Close()
-		}
-		return fmt.Errorf("dns server %s: listen tcp: %w", tcpAddr, err)
-	}
+	tcpAddr := tl.Addr().String()
 	s.conns, s.tcp, s.tcpAddr = conns, tl, tl.Addr()
 	ctx, s.cancel = context.WithCancel(ctx)
 	for i, c := range conns {
@@ -274,6 +265,31 @@ func (s *Server) Start(ctx context.Context) error {
 	s.started = true
 	s.log.Info("dns server listening", "udp", s.udpAddr.String(), "tcp", s.tcpAddr.String(), "udpSockets", len(conns), "geoip", s.opts.GeoIP.Path())
 	return nil
+}
+
+// listen opens the UDP sockets and the TCP listener on the same port. When addr asks for port 0
+// the UDP port the kernel picks may be taken for TCP; then it tries another.
+func listen(ctx context.Context, addr string, n int) ([]*net.UDPConn, net.Listener, error) {
+	for attempt := 0; ; attempt++ {
+		conns, err := listenUDP(ctx, addr, n)
+		if err != nil {
+			return nil, nil, err
+		}
+		port := conns[0].LocalAddr().(*net.UDPAddr).Port
+		tcpAddr := net.JoinHostPort(hostOf(addr), fmt.Sprint(port))
+		var lc net.ListenConfig
+		tl, err := lc.Listen(ctx, "tcp", tcpAddr)
+		if err == nil {
+			return conns, tl, nil
+		}
+		for _, c := range conns {
+			_ = c.Close()
+		}
+		_, p, _ := net.SplitHostPort(addr)
+		if p != "0" || attempt >= 20 {
+			return nil, nil, fmt.Errorf("listen tcp %s: %w", tcpAddr, err)
+		}
+	}
 }
 
 func hostOf(addr string) string {

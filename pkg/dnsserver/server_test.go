@@ -13,7 +13,7 @@ import (
 // TestAnswers checks the authoritative semantics over real UDP and TCP sockets.
 func TestAnswers(t *testing.T) {
 	s := startServer(t, nil, map[string]*v1alpha1.DNSZoneSpec{
-		"example.test.":     testZone(),
+		"example.test.":      testZone(),
 		"sub2.example.test.": {Records: []v1alpha1.DNSRecord{{Name: "x", Type: "A", Value: "192.0.2.200"}}},
 	})
 	soa := "soa ns1.example.test. hostmaster.example.test. 7 3600 600 604800 300"

@@ -154,10 +154,7 @@ func validECS(e *dns.EDNS0_SUBNET) bool {
 	default:
 		return false
 	}
-	if int(e.SourceNetmask) > max {
-		return false
-	}
-	return true
+	return int(e.SourceNetmask) <= max
 }
 
 // finish adds the OPT record (echoing ECS with its scope) and truncates UDP answers to the
