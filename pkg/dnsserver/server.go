@@ -248,7 +248,9 @@ func (s *Server) Start(ctx context.Context) error {
 			w.run()
 		}()
 	}
-	s.tcpSrv = &dns.Server{Listener: tl, Net: "tcp", Handler: dns.HandlerFunc(s.serveTCP)}
+	tcpStarted := make(chan struct{})
+	s.tcpSrv = &dns.Server{Listener: tl, Net: "tcp", Handler: dns.HandlerFunc(s.serveTCP),
+		NotifyStartedFunc: func() { close(tcpStarted) }}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -256,6 +258,11 @@ func (s *Server) Start(ctx context.Context) error {
 			s.log.Error(err, "dns tcp server stopped", "addr", tcpAddr)
 		}
 	}()
+	// Shutdown of a miekg server that has not started yet is a no-op: wait for it.
+	select {
+	case <-tcpStarted:
+	case <-ctx.Done():
+	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -312,6 +319,9 @@ func (s *Server) shutdown() {
 	}
 	if s.tcpSrv != nil {
 		_ = s.tcpSrv.Shutdown()
+	}
+	if s.tcp != nil {
+		_ = s.tcp.Close() // in case the server never got to accept
 	}
 }
 
