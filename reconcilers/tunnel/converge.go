@@ -196,19 +196,23 @@ func (r *Reconciler) converge(ctx context.Context, x *run, d *desiredTunnel) (*O
 	// Per-interface sysctls, addr_gen_mode first, before the link goes up.
 	got := make([]string, len(d.sysctls))
 	if st != nil {
-		if got, err = r.readSysctls(d.sysctls); err != nil {
+		if got, err = r.currentSysctls(st, d.sysctls); err != nil {
 			return nil, 0, fmt.Errorf("tunnel %s: read sysctls: %w", name, err)
 		}
 	}
+	var pending []sysctlWant
 	for i, w := range d.sysctls {
-		if got[i] == w.value {
-			continue
+		if got[i] != w.value {
+			x.plan = append(x.plan, fmt.Sprintf("set %s %s -> %s", w.path, orNone(got[i]), w.value))
+			pending = append(pending, w)
 		}
-		w := w
-		if err := x.do(writeSysctl, fmt.Sprintf("set %s %s -> %s", w.path, orNone(got[i]), w.value), func() error {
-			return r.writeSysctl(w.path, w.value)
-		}); err != nil {
-			return nil, 0, err
+	}
+	if len(pending) > 0 && !x.dry {
+		// One trip into the namespace for all of them; each write still counts.
+		x.writes += len(pending)
+		r.counts.sysctl.Add(uint64(len(pending)))
+		if err := r.writeSysctls(pending); err != nil {
+			return nil, 0, fmt.Errorf("tunnel %s: %w", name, err)
 		}
 	}
 
@@ -251,6 +255,7 @@ func (r *Reconciler) converge(ctx context.Context, x *run, d *desiredTunnel) (*O
 		want[addrKey(a)] = a
 	}
 	present := map[string]bool{}
+	addrsChanged, routesChanged := false, false
 	for _, a := range have {
 		k := addrKey(a)
 		if _, ok := want[k]; ok {
@@ -258,6 +263,7 @@ func (r *Reconciler) converge(ctx context.Context, x *run, d *desiredTunnel) (*O
 			continue
 		}
 		a := a
+		addrsChanged = true
 		if err := x.do(writeNetlink, "remove address "+k, func() error { return r.h.AddrDel(st.link, &a) }); err != nil {
 			return nil, 0, err
 		}
@@ -268,6 +274,7 @@ func (r *Reconciler) converge(ctx context.Context, x *run, d *desiredTunnel) (*O
 			continue
 		}
 		a := a
+		addrsChanged = true
 		if err := x.do(writeNetlink, "add address "+k, func() error { return r.h.AddrAdd(st.link, &a) }); err != nil {
 			return nil, 0, err
 		}
@@ -288,11 +295,13 @@ func (r *Reconciler) converge(ctx context.Context, x *run, d *desiredTunnel) (*O
 			continue
 		}
 		rt := rt
+		routesChanged = true
 		if err := x.do(writeNetlink, "remove route "+rt.Dst.String(), func() error { return r.h.RouteDel(&rt) }); err != nil {
 			return nil, 0, err
 		}
 	}
 	if d.route6.IsValid() && !routed {
+		routesChanged = true
 		if err := x.do(writeNetlink, "add route "+d.route6.String()+"/128", func() error {
 			return r.h.RouteAdd(&netlink.Route{LinkIndex: st.link.Attrs().Index, Dst: ipNet(d.route6, 128)})
 		}); err != nil {
@@ -306,8 +315,26 @@ func (r *Reconciler) converge(ctx context.Context, x *run, d *desiredTunnel) (*O
 	if x.writes == 0 && !created {
 		return r.observed(st, have, routes, wgDev), requeue, nil
 	}
-	obs, err := r.Observe(ctx, name)
-	return obs, requeue, err
+	// Read back only what was written to.
+	if st, err = r.getLink(name); err != nil || st == nil {
+		return nil, 0, fmt.Errorf("tunnel %s: get interface: %v", name, err)
+	}
+	if addrsChanged {
+		if have, err = r.listAddrs(st.link.Attrs().Index); err != nil {
+			return nil, 0, fmt.Errorf("tunnel %s: list addresses: %w", name, err)
+		}
+	}
+	if routesChanged {
+		if routes, err = r.listOwnRoutes(st.link); err != nil {
+			return nil, 0, fmt.Errorf("tunnel %s: list routes: %w", name, err)
+		}
+	}
+	if d.wg != nil && wgDev == nil {
+		if wgDev, err = d.wgc.Device(name); err != nil {
+			return nil, 0, fmt.Errorf("tunnel %s: read wireguard device: %w", name, err)
+		}
+	}
+	return r.observed(st, have, routes, wgDev), requeue, nil
 }
 
 // linkMismatch says why an existing link cannot be converged in place ("" when it can).

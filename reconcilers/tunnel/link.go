@@ -7,6 +7,7 @@ import (
 	"math"
 	"net"
 	"net/netip"
+	"strconv"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
@@ -31,7 +32,17 @@ type linkState struct {
 	link netlink.Link
 	kind string
 	gre  greParams
+	// conf holds the per-interface sysctls the link message carries (IFLA_AF_SPEC), by spec
+	// short name, so a no-op reconcile reads them without entering the namespace.
+	conf map[string]string
 }
+
+// Positions in IFLA_AF_SPEC's configuration arrays: IPv4's is indexed by IPV4_DEVCONF_* - 1,
+// IPv6's by DEVCONF_* (include/uapi/linux/ip.h and ipv6.h).
+var (
+	inetConfIndex  = map[string]int{"forwarding": 0, "rp_filter": 7, "accept_local": 22}
+	inet6ConfIndex = map[string]int{"forwarding": 0, "accept_ra": 3, "autoconf": 5}
+)
 
 // greParams are the GRE attributes the reconciler manages.
 type greParams struct {
@@ -102,6 +113,9 @@ func parseLinkState(m []byte) (*linkState, error) {
 		return nil, err
 	}
 	for _, a := range attrs {
+		if a.Attr.Type == unix.IFLA_AF_SPEC {
+			st.conf = parseAFSpec(a.Value)
+		}
 		if a.Attr.Type != unix.IFLA_LINKINFO {
 			continue
 		}
@@ -125,6 +139,38 @@ func parseLinkState(m []byte) (*linkState, error) {
 		}
 	}
 	return st, nil
+}
+
+func parseAFSpec(b []byte) map[string]string {
+	conf := map[string]string{}
+	fams, err := nl.ParseRouteAttr(b)
+	if err != nil {
+		return conf
+	}
+	array := func(prefix string, v []byte, idx map[string]int) {
+		for name, i := range idx {
+			if off := 4 * i; off+4 <= len(v) {
+				conf[prefix+name] = strconv.Itoa(int(int32(binary.NativeEndian.Uint32(v[off:]))))
+			}
+		}
+	}
+	for _, f := range fams {
+		inner, err := nl.ParseRouteAttr(f.Value)
+		if err != nil {
+			continue
+		}
+		for _, a := range inner {
+			switch {
+			case f.Attr.Type == unix.AF_INET && a.Attr.Type == unix.IFLA_INET_CONF:
+				array("ipv4.", a.Value, inetConfIndex)
+			case f.Attr.Type == unix.AF_INET6 && a.Attr.Type == unix.IFLA_INET6_CONF:
+				array("ipv6.", a.Value, inet6ConfIndex)
+			case f.Attr.Type == unix.AF_INET6 && a.Attr.Type == unix.IFLA_INET6_ADDR_GEN_MODE && len(a.Value) > 0:
+				conf["ipv6.addr_gen_mode"] = strconv.Itoa(int(a.Value[0]))
+			}
+		}
+	}
+	return conf
 }
 
 func trimNUL(b []byte) []byte {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -35,9 +36,40 @@ func desiredSysctls(ifname string, spec map[string]string) []sysctlWant {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		want = append(want, sysctlWant{k, sysctlPath(ifname, k), strings.TrimSpace(spec[k])})
+		v := strings.TrimSpace(spec[k])
+		if n, err := strconv.Atoi(v); err == nil {
+			v = strconv.Itoa(n) // as the kernel prints it: "01" is 1
+		}
+		want = append(want, sysctlWant{k, sysctlPath(ifname, k), v})
 	}
 	return want
+}
+
+// currentSysctls returns the current value of each wanted setting: from the link message when it
+// carries it, else from /proc/sys.
+func (r *Reconciler) currentSysctls(st *linkState, want []sysctlWant) ([]string, error) {
+	got := make([]string, len(want))
+	var rest []sysctlWant
+	var restIdx []int
+	for i, w := range want {
+		if v, ok := st.conf[w.short]; ok {
+			got[i] = v
+			continue
+		}
+		rest = append(rest, w)
+		restIdx = append(restIdx, i)
+	}
+	if len(rest) == 0 {
+		return got, nil
+	}
+	vals, err := r.readSysctls(rest)
+	if err != nil {
+		return nil, err
+	}
+	for j, i := range restIdx {
+		got[i] = vals[j]
+	}
+	return got, nil
 }
 
 // readSysctls reads each file in the reconciler's namespace (/proc/sys/net shows the namespace
@@ -60,17 +92,21 @@ func (r *Reconciler) readSysctls(want []sysctlWant) ([]string, error) {
 	return got, err
 }
 
-// writeSysctl writes one value in the reconciler's namespace.
-func (r *Reconciler) writeSysctl(path, value string) error {
+// writeSysctls writes the values in the reconciler's namespace, in order.
+func (r *Reconciler) writeSysctls(ws []sysctlWant) error {
 	return r.inNS(func() error {
-		f, err := os.OpenFile(path, os.O_WRONLY, 0)
-		if err != nil {
-			return err
+		for _, w := range ws {
+			f, err := os.OpenFile(w.path, os.O_WRONLY, 0)
+			if err == nil {
+				_, err = f.WriteString(w.value)
+				if cerr := f.Close(); err == nil {
+					err = cerr
+				}
+			}
+			if err != nil {
+				return fmt.Errorf("set %s to %s: %w", w.path, w.value, err)
+			}
 		}
-		_, err = f.WriteString(value)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		return err
+		return nil
 	})
 }

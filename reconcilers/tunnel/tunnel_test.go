@@ -380,3 +380,29 @@ func TestSecretsNeverShown(t *testing.T) {
 		t.Errorf("observed state lacks the public key: %s", js)
 	}
 }
+
+// TestSysctlsFromNetlinkMatchProc checks that the sysctls read from the link message (the no-op
+// path) are the values /proc/sys shows, for distinct values of every managed setting.
+func TestSysctlsFromNetlinkMatchProc(t *testing.T) {
+	ns := netlab.NewNamespace(t, "tun-sysctl")
+	r := newReconciler(t, ns, ModeUserspace, logr.Discard())
+	name := tunnelName()
+	if err := ns.Handle().LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: name}, PeerName: "p" + name[1:]}); err != nil {
+		t.Fatal(err)
+	}
+	values := map[string]string{"ipv4.forwarding": "1", "ipv4.rp_filter": "2", "ipv4.accept_local": "1",
+		"ipv6.forwarding": "1", "ipv6.accept_ra": "2", "ipv6.autoconf": "0", "ipv6.addr_gen_mode": "1"}
+	want := desiredSysctls(name, values)
+	if err := r.writeSysctls(want); err != nil {
+		t.Fatal(err)
+	}
+	st, err := r.getLink(name)
+	if err != nil || st == nil {
+		t.Fatal(err)
+	}
+	for short, v := range values {
+		if got := st.conf[short]; got != v || readSysctl(t, ns, name, short) != v {
+			t.Errorf("%s: netlink %q, /proc %q, want %q", short, got, readSysctl(t, ns, name, short), v)
+		}
+	}
+}
