@@ -28,6 +28,9 @@
 #   KERNEL_LAB_APPEND         extra kernel command line
 #   KERNEL_LAB_QEMU_ARGS      extra qemu arguments (split on spaces)
 #   KERNEL_LAB_LOG            log file (default <cache>/logs/run-<time>.log)
+#   KERNEL_LAB_OUT            host directory that receives what the tests write to /kl/out in
+#                             the VM (profiles: -test.cpuprofile=/kl/out/cpu.pprof); relative
+#                             profile names land there too (-test.outputdir=/kl/out)
 #   KERNEL_LAB_KEEP=1         keep the work directory (initramfs, binaries) for debugging
 #   KERNEL_LAB_CACHE          see prepare.sh
 set -euo pipefail
@@ -111,11 +114,14 @@ for spec in "${specs[@]}"; do
 	[[ -d $dir/testdata ]] && cp -a "$dir/testdata" "$root/kl/$i/"
 	args=
 	has_timeout=
+	has_outputdir=
 	for a in "$@"; do
 		[[ $a == -test.timeout* || $a == --test.timeout* ]] && has_timeout=1
+		[[ $a == -test.outputdir* || $a == --test.outputdir* ]] && has_outputdir=1
 		args+=" $(squote "$a")"
 	done
 	[[ -n $has_timeout ]] || args+=" -test.timeout=$((timeout_s > 60 ? timeout_s - 30 : timeout_s))s"
+	[[ -n $has_outputdir || -z ${KERNEL_LAB_OUT:-} ]] || args+=" -test.outputdir=/kl/out"
 	runs+="
 echo \"KERNEL-LAB: run $i: $pkg$(printf ' %s' "$@" | tr -d '"$`\\')\"
 cd /kl/$i
@@ -191,7 +197,7 @@ mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
 mount -t tmpfs tmpfs /run
 mount -t tmpfs tmpfs /tmp
-mkdir -p /run/netns /run/wireguard
+mkdir -p /run/netns /run/wireguard /kl/out
 hostname kernel-lab
 ip link set lo up
 export HOME=/root TMPDIR=/tmp LANG=C.UTF-8 USER=root
@@ -211,6 +217,12 @@ echo "KERNEL-LAB: kernel \$(uname -r), $n modules loaded, uptime \$(cut -d' ' -f
 overall=0
 $runs
 [ \$overall -eq 0 ] || { echo "KERNEL-LAB: kernel log tail:"; dmesg | tail -n 40; }
+if [ -n "${KERNEL_LAB_OUT:+1}" ] && [ -n "\$(ls -A /kl/out)" ]; then
+	# No shared filesystem: the serial console carries the files out, base64 between markers.
+	echo "KERNEL-LAB-ARTIFACTS-BEGIN nonce=$nonce"
+	tar -C /kl/out -cf - . | gzip | base64
+	echo "KERNEL-LAB-ARTIFACTS-END nonce=$nonce"
+fi
 echo "KERNEL-LAB: uptime \$(cut -d' ' -f1 /proc/uptime)s"
 echo "KERNEL-LAB-EXIT=\$overall nonce=$nonce"
 sync
@@ -271,7 +283,8 @@ timeout --foreground -k 10 "$timeout_s" qemu-system-x86_64 \
 	-kernel "$KERNEL_LAB_VMLINUZ" -initrd "$work/initrd.cpio" \
 	-append "console=ttyS0 panic=-1 quiet mitigations=off ${KERNEL_LAB_APPEND:-}" \
 	${KERNEL_LAB_QEMU_ARGS:-} </dev/null 2>&1 |
-	sed -u -e 's/\r$//' -e 's/\x1bc//g' -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' | tee "$logfile"
+	sed -u -e 's/\r$//' -e 's/\x1bc//g' -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' | tee "$logfile" |
+	awk '/^KERNEL-LAB-ARTIFACTS-BEGIN/ { skip = 1; print "(artifacts...)" } !skip { print; fflush() } /^KERNEL-LAB-ARTIFACTS-END/ { skip = 0 }'
 qemu_rc=${PIPESTATUS[0]}
 set -e
 t_vm=$(since "$t3")
@@ -285,6 +298,16 @@ rc=$(grep -aoE "KERNEL-LAB-EXIT=[0-9]+ nonce=$nonce" "$logfile" | tail -n1 | sed
 if [[ -z $rc ]]; then
 	log "error: the VM ended (qemu status $qemu_rc) without reporting a result; log: $logfile"
 	exit 125
+fi
+if [[ -n ${KERNEL_LAB_OUT:-} ]]; then
+	mkdir -p "$KERNEL_LAB_OUT"
+	if grep -aq "^KERNEL-LAB-ARTIFACTS-END nonce=$nonce" "$logfile"; then
+		sed -n "/^KERNEL-LAB-ARTIFACTS-BEGIN nonce=$nonce/,/^KERNEL-LAB-ARTIFACTS-END nonce=$nonce/p" "$logfile" |
+			sed '1d;$d' | base64 -d | tar -xzf - -C "$KERNEL_LAB_OUT" &&
+			log "artifacts in $KERNEL_LAB_OUT: $(ls "$KERNEL_LAB_OUT" | tr '\n' ' ')"
+	else
+		log "no artifacts came out of the VM"
+	fi
 fi
 grep -a '^KERNEL-LAB-RESULT ' "$logfile" | sed 's/^/kernel-lab: /' >&2 || true
 ((rc == 0)) || log "FAILED (exit status $rc); log: $logfile"
