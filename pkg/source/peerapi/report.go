@@ -17,7 +17,6 @@ type report struct {
 	session string
 	status  peerapi.SessionStatus
 	err     string
-	it      intent
 }
 
 // retryState is the backoff of a session whose report failed.
@@ -144,7 +143,7 @@ func (s *Source) dueReports() (out []report, heldDelete bool) {
 		if r, ok := reported[id]; ok && r.Status == st && r.Error == msg {
 			continue // accepted already; no fetch since shows the center's state
 		}
-		out = append(out, report{session: id, status: st, err: msg, it: it})
+		out = append(out, report{session: id, status: st, err: msg})
 	}
 	return out, heldDelete
 }

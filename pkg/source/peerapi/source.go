@@ -87,13 +87,15 @@ type Source struct {
 // intent is what a session should be reported as, once its condition holds.
 type intent struct {
 	kind intentKind
-	// status and message for intentInvalid.
+	// msg is the lastError of an intentInvalid report.
 	msg string
 	// key of the session's objects (the interface name) and their hashes.
 	key                  string
 	tunnelHash, birdHash string
-	remoteStatus         peerapi.SessionStatus
-	remoteError          string
+	// remoteStatus and remoteError are what the center held at the fetch: no report when the
+	// wanted one equals them.
+	remoteStatus peerapi.SessionStatus
+	remoteError  string
 }
 
 type intentKind int
