@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/go-logr/logr"
@@ -33,9 +34,23 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8053", "listen address")
 	sockets := flag.Int("sockets", 0, "UDP sockets (0: GOMAXPROCS)")
 	geo := flag.String("geoip", "", "GeoIP mmdb file")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "dnsbench:", err)
+			os.Exit(1)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "dnsbench:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if err := run(*addr, *sockets, *geo, flag.Args()); err != nil {
 		fmt.Fprintln(os.Stderr, "dnsbench:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
