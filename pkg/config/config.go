@@ -155,8 +155,9 @@ type PeerAPIConfig struct {
 	Enabled bool `yaml:"enabled" json:"enabled"`
 	// APIURL is the PeerAPI center base URL (config.json peerApiCenter.apiUrl).
 	APIURL string `yaml:"apiURL" json:"apiURL"`
-	// Secret authenticates the agent to the center (bcrypt(secret+routerUUID)) and is accepted as
-	// a bearer token by the agent API. At most 72 bytes together with RouterUUID.
+	// Secret authenticates the agent to the center (bcrypt(secret+routerUUID)). Unlike the PeerAPI
+	// agent, the agent API does not accept it as a bearer token. At most 72 bytes together with
+	// RouterUUID.
 	Secret         string        `yaml:"secret" json:"secret,omitempty"`
 	RequestTimeout time.Duration `yaml:"requestTimeout" json:"requestTimeout"`
 	RouterUUID     string        `yaml:"routerUUID" json:"routerUUID"`

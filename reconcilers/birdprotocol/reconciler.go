@@ -68,6 +68,9 @@ type Reconciler struct {
 	// pending is true while files may be on disk that BIRD has not loaded: after a failed
 	// configure, and at start (a previous run may have stopped between write and configure).
 	pending bool
+	// startup is true until the first batch, which may find that BIRD already loaded every
+	// managed file (an agent restart) and so needs no `configure`.
+	startup bool
 }
 
 var _ controller.BatchReconciler = (*Reconciler)(nil)
@@ -106,7 +109,7 @@ func New(opts Options) (*Reconciler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Reconciler{opts: opts, log: opts.Logger, tmpl: t, metrics: m, pending: true}, nil
+	return &Reconciler{opts: opts, log: opts.Logger, tmpl: t, metrics: m, pending: true, startup: true}, nil
 }
 
 // Kind implements controller.Reconciler.
@@ -222,6 +225,43 @@ func (r *Reconciler) cmdCtx(ctx context.Context) (context.Context, context.Cance
 	return context.WithTimeout(ctx, r.opts.CommandTimeout)
 }
 
+// statusReader is the part of *bird.Client that tells when BIRD last read its configuration.
+type statusReader interface {
+	ShowStatus(ctx context.Context) (bird.Status, error)
+}
+
+// loadedBeforeStart reports whether BIRD's last reconfiguration happened after the newest
+// managed file was written, so that the files on disk are what BIRD runs. BIRD may print the
+// time in whole seconds, hence the one-second allowance; an unknown time means "not known to be
+// loaded".
+func (r *Reconciler) loadedBeforeStart(ctx context.Context) bool {
+	sr, ok := r.opts.Client.(statusReader)
+	if !ok {
+		return false
+	}
+	cctx, cancel := r.cmdCtx(ctx)
+	st, err := sr.ShowStatus(cctx)
+	cancel()
+	if err != nil || st.LastReconfiguration.IsZero() {
+		return false
+	}
+	keys, err := managedKeys(r.opts.PeerConfDir)
+	if err != nil {
+		return false
+	}
+	var newest time.Time
+	for _, k := range keys {
+		fi, err := os.Stat(r.Path(k))
+		if err != nil {
+			return false
+		}
+		if fi.ModTime().After(newest) {
+			newest = fi.ModTime()
+		}
+	}
+	return !st.LastReconfiguration.Add(time.Second).Before(newest)
+}
+
 // ReconcileBatch writes every pending change, validates them together with one `configure
 // check`, rolls back the files BIRD rejects (found from the file:line:col of BIRD's error, or by
 // bisection when the error names none of them), and applies the rest with one `configure`.
@@ -253,6 +293,14 @@ func (r *Reconciler) ReconcileBatch(ctx context.Context, reqs []controller.Reque
 		changes = append(changes, c)
 	}
 
+	if r.startup {
+		r.startup = false
+		if len(changes) == 0 && r.pending && r.loadedBeforeStart(ctx) {
+			// Restart with nothing to change: BIRD already runs these files, so a `configure`
+			// would only be noise (and with some configs restart sessions).
+			r.pending = false
+		}
+	}
 	if len(changes) > 0 || r.pending {
 		good, err := r.validate(ctx, changes)
 		if err == nil && len(good) > 0 {
