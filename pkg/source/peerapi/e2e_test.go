@@ -460,7 +460,9 @@ func TestEndToEnd(t *testing.T) {
 		if n := len(center.Reports()) - nReports; n != 0 {
 			t.Errorf("restart made %d reports", n)
 		}
-		t.Logf("BIRD configure commands after restart: %v", ag.configures(t))
+		if n := ag.configures(t); n != 0 {
+			t.Errorf("restart sent %v BIRD configure commands, want 0", n)
+		}
 	})
 
 	t.Run("status 5 tears down and reports 0", func(t *testing.T) {
