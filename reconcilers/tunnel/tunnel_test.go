@@ -3,6 +3,7 @@ package tunnel
 import (
 	"context"
 	"encoding/json"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/funcr"
@@ -404,5 +406,113 @@ func TestSysctlsFromNetlinkMatchProc(t *testing.T) {
 		if got := st.conf[short]; got != v || readSysctl(t, ns, name, short) != v {
 			t.Errorf("%s: netlink %q, /proc %q, want %q", short, got, readSysctl(t, ns, name, short), v)
 		}
+	}
+}
+
+// fakeResolver answers every name with addr and counts the lookups.
+type fakeResolver struct {
+	mu    sync.Mutex
+	addr  netip.Addr
+	calls int
+}
+
+func (f *fakeResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	return []netip.Addr{f.addr}, nil
+}
+
+func (f *fakeResolver) set(a string) { f.mu.Lock(); f.addr = netip.MustParseAddr(a); f.mu.Unlock() }
+func (f *fakeResolver) n() int       { f.mu.Lock(); defer f.mu.Unlock(); return f.calls }
+
+// TestStaleEndpointReresolved checks that a host-name endpoint is resolved when it is first set
+// or changed, not on every reconcile, and again once the peer's handshake is older than
+// StaleHandshake (here: the peer never answered since the endpoint was set).
+func TestStaleEndpointReresolved(t *testing.T) {
+	ns := netlab.NewNamespace(t, "tun-stale")
+	res := &fakeResolver{}
+	res.set("192.0.2.10")
+	const stale = 300 * time.Millisecond
+	r, err := New(Options{NetNS: ns.NsHandle(), WireGuardMode: ModeUserspace, StaleHandshake: stale, Resolver: res})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	name := tunnelName()
+	f, _ := keyFile(t)
+	peer, _ := wgtypes.GeneratePrivateKey()
+	spec := &v1alpha1.TunnelSpec{Type: v1alpha1.TunnelWireGuard, WireGuard: &v1alpha1.WireGuardSpec{
+		PrivateKeyFile: f, PeerPublicKey: peer.PublicKey().String(), Endpoint: "peer.example.test:51820"}}
+	endpoint := func() string { return observe(t, r, name).WireGuard.Peers[0].Endpoint }
+
+	first := reconcile(t, r, name, spec)
+	if got := endpoint(); got != "192.0.2.10:51820" || res.n() != 1 {
+		t.Fatalf("endpoint %s after %d lookups, want 192.0.2.10:51820 after 1", got, res.n())
+	}
+	if first.RequeueAfter <= 0 || first.RequeueAfter > stale+time.Second {
+		t.Errorf("requeue after %s, want about the stale age %s", first.RequeueAfter, stale)
+	}
+	if again := reconcile(t, r, name, spec); again.Changes != 0 || res.n() != 1 {
+		t.Fatalf("fresh endpoint: %d writes, %d lookups; want 0 and no new lookup", again.Changes, res.n())
+	}
+
+	res.set("192.0.2.20")
+	time.Sleep(stale + 100*time.Millisecond) // no handshake since the endpoint was set: stale
+	lines, err := r.Plan(context.Background(), name, object(t, name, spec))
+	if err != nil || len(lines) != 1 || !strings.Contains(lines[0], "re-resolved") {
+		t.Fatalf("plan of a stale endpoint = %q, %v", lines, err)
+	}
+	if got := reconcile(t, r, name, spec); got.Changes != 1 {
+		t.Fatalf("stale endpoint: %d writes, want 1", got.Changes)
+	}
+	if got := endpoint(); got != "192.0.2.20:51820" {
+		t.Fatalf("endpoint after re-resolution %s, want 192.0.2.20:51820", got)
+	}
+	if got := reconcile(t, r, name, spec); got.Changes != 0 {
+		t.Errorf("right after re-resolution: %d writes", got.Changes)
+	}
+
+	// A changed host name is resolved at once.
+	res.set("192.0.2.30")
+	spec.WireGuard.Endpoint = "other.example.test:51821"
+	before := res.n()
+	reconcile(t, r, name, spec)
+	if got := endpoint(); got != "192.0.2.30:51821" || res.n() != before+1 {
+		t.Fatalf("endpoint after host change %s (%d lookups)", got, res.n()-before)
+	}
+}
+
+// TestUserspaceRestartRecreates checks the userspace device's life: Close (agent exit) takes the
+// interface and its UAPI socket away, and a new reconciler (agent restart) builds it again.
+func TestUserspaceRestartRecreates(t *testing.T) {
+	ns := netlab.NewNamespace(t, "tun-restart")
+	r1, err := New(Options{NetNS: ns.NsHandle(), WireGuardMode: ModeUserspace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := tunnelName()
+	f, _ := keyFile(t)
+	peer, _ := wgtypes.GeneratePrivateKey()
+	spec := &v1alpha1.TunnelSpec{Type: v1alpha1.TunnelWireGuard, LocalIPv4: "172.20.9.1", PeerIPv4: "172.20.9.2",
+		WireGuard: &v1alpha1.WireGuardSpec{PrivateKeyFile: f, ListenPort: 41000, PeerPublicKey: peer.PublicKey().String()}}
+	reconcile(t, r1, name, spec)
+	r1.Close()
+	if _, err := ns.Handle().LinkByName(name); err == nil {
+		t.Fatalf("%s survived Close", name)
+	}
+	if _, err := os.Stat(filepath.Join(wgdev.SocketDir, name+".sock")); !os.IsNotExist(err) {
+		t.Fatalf("uapi socket after Close: %v", err)
+	}
+	r2 := newReconciler(t, ns, ModeUserspace, logr.Discard())
+	if res := reconcile(t, r2, name, spec); res.Changes == 0 {
+		t.Fatal("restart did not rebuild the device")
+	}
+	o := observe(t, r2, name)
+	if !o.Exists || o.WireGuard == nil || o.WireGuard.ListenPort != 41000 || len(o.Addresses) != 1 {
+		t.Fatalf("after restart: %+v", o)
+	}
+	if res := reconcile(t, r2, name, spec); res.Changes != 0 {
+		t.Errorf("second reconcile after restart: %d writes", res.Changes)
 	}
 }
