@@ -30,6 +30,9 @@ type CompiledZone struct {
 	wildcard bool
 	// entries holds the prepacked answers by lower-case wire-format owner name.
 	entries map[string]*entry
+	// negTail is the authority section (the SOA, uncompressed) of an NXDOMAIN answer, set when
+	// every name the zone lacks is NXDOMAIN (no wildcards, no delegations).
+	negTail []byte
 	metrics *zoneMetrics
 }
 

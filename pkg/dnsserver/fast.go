@@ -59,7 +59,7 @@ func (h *handler) handle(q []byte, src netip.Addr, out []byte) int {
 	t := h.s.table.Load()
 	e := t.names[string(h.name[:qq.nameLen])]
 	if e == nil {
-		return h.slow(q, src, out)
+		return h.negative(t, q, src, &qq, out)
 	}
 	a := e.find(qq.qtype)
 	if a == nil {
@@ -98,18 +98,7 @@ func (h *handler) handle(q []byte, src netip.Addr, out []byte) int {
 		}
 		scope = uint8(sc)
 	}
-	n := len(p.wire)
-	if qq.edns {
-		n += 11
-		if qq.ecs {
-			n += 8 + qq.ecsBytes
-		}
-	}
-	limit := 512
-	if qq.edns && int(qq.udpSize) > limit {
-		limit = int(qq.udpSize)
-	}
-	if n > limit || n > len(out) {
+	if optLen(&qq)+len(p.wire) > udpLimit(&qq) || optLen(&qq)+len(p.wire) > len(out) {
 		return h.slow(q, src, out)
 	}
 	w := copy(out, p.wire)
@@ -117,39 +106,106 @@ func (h *handler) handle(q []byte, src netip.Addr, out []byte) int {
 	out[2] |= q[2] & 0x01 // RD
 	out[3] |= q[3] & 0x10 // CD
 	copy(out[12:], q[12:qq.qend])
-	if qq.edns {
-		ar := binary.BigEndian.Uint16(out[10:]) + 1
-		binary.BigEndian.PutUint16(out[10:], ar)
-		o := out[w:]
-		o[0] = 0
-		binary.BigEndian.PutUint16(o[1:], dns.TypeOPT)
-		binary.BigEndian.PutUint16(o[3:], h.s.opts.UDPSize)
-		o[5], o[6], o[7], o[8] = 0, 0, 0, 0
-		if qq.do {
-			o[7] = 0x80
-		}
-		rdlen := 0
-		if qq.ecs {
-			rdlen = 8 + qq.ecsBytes
-			r := o[11:]
-			binary.BigEndian.PutUint16(r[0:], dns.EDNS0SUBNET)
-			binary.BigEndian.PutUint16(r[2:], uint16(4+qq.ecsBytes))
-			binary.BigEndian.PutUint16(r[4:], qq.ecsFam)
-			r[6] = qq.ecsBits
-			max := uint8(32)
-			if qq.ecsFam == 2 {
-				max = 128
-			}
-			if scope > max {
-				scope = max
-			}
-			r[7] = scope
-			copy(r[8:], qq.ecsAddr[:qq.ecsBytes])
-		}
-		binary.BigEndian.PutUint16(o[9:], uint16(rdlen))
-		w += 11 + rdlen
-	}
+	w = h.appendOPT(out, w, &qq, scope)
 	e.zone.metrics.inc(h.shard, qq.qtype, int(p.rcode))
+	return w
+}
+
+// optLen is the size of the OPT record the answer to qq carries.
+func optLen(qq *parsedQuery) int {
+	if !qq.edns {
+		return 0
+	}
+	if qq.ecs {
+		return 11 + 8 + qq.ecsBytes
+	}
+	return 11
+}
+
+// udpLimit is the largest UDP answer the client takes.
+func udpLimit(qq *parsedQuery) int {
+	if qq.edns && qq.udpSize > 512 {
+		return int(qq.udpSize)
+	}
+	return 512
+}
+
+// appendOPT writes the answer's OPT record (our UDP size, DO echoed, ECS echoed with scope) at
+// out[w:] when the query had EDNS, and returns the new length.
+func (h *handler) appendOPT(out []byte, w int, qq *parsedQuery, scope uint8) int {
+	if !qq.edns {
+		return w
+	}
+	ar := binary.BigEndian.Uint16(out[10:]) + 1
+	binary.BigEndian.PutUint16(out[10:], ar)
+	o := out[w:]
+	o[0] = 0
+	binary.BigEndian.PutUint16(o[1:], dns.TypeOPT)
+	binary.BigEndian.PutUint16(o[3:], h.s.opts.UDPSize)
+	o[5], o[6], o[7], o[8] = 0, 0, 0, 0
+	if qq.do {
+		o[7] = 0x80
+	}
+	rdlen := 0
+	if qq.ecs {
+		rdlen = 8 + qq.ecsBytes
+		r := o[11:]
+		binary.BigEndian.PutUint16(r[0:], dns.EDNS0SUBNET)
+		binary.BigEndian.PutUint16(r[2:], uint16(4+qq.ecsBytes))
+		binary.BigEndian.PutUint16(r[4:], qq.ecsFam)
+		r[6] = qq.ecsBits
+		max := uint8(32)
+		if qq.ecsFam == 2 {
+			max = 128
+		}
+		if scope > max {
+			scope = max
+		}
+		r[7] = scope
+		copy(r[8:], qq.ecsAddr[:qq.ecsBytes])
+	}
+	binary.BigEndian.PutUint16(o[9:], uint16(rdlen))
+	return w + 11 + rdlen
+}
+
+// negative answers a name with no prepacked entry: REFUSED outside every zone, NXDOMAIN with the
+// SOA in a zone without wildcards or delegations; anything else goes to the slow path.
+func (h *handler) negative(t *table, q []byte, src netip.Addr, qq *parsedQuery, out []byte) int {
+	name := h.name[:qq.nameLen]
+	var z *CompiledZone
+	for off := 0; off < len(name); off += int(name[off]) + 1 {
+		if z = t.apexes[string(name[off:])]; z != nil || name[off] == 0 {
+			break
+		}
+	}
+	var tail []byte
+	rcode := byte(dns.RcodeRefused)
+	flags := byte(0x80) // QR
+	if z != nil {
+		if z.negTail == nil {
+			return h.slow(q, src, out)
+		}
+		tail, rcode, flags = z.negTail, dns.RcodeNameError, 0x84 // QR, AA
+	}
+	n := 12 + qq.qend - 12 + len(tail)
+	if n+optLen(qq) > udpLimit(qq) || n+optLen(qq) > len(out) {
+		return h.slow(q, src, out)
+	}
+	out[0], out[1] = q[0], q[1]
+	out[2] = flags | q[2]&0x01
+	out[3] = rcode | q[3]&0x10
+	out[4], out[5], out[6], out[7], out[8], out[9], out[10], out[11] = 0, 1, 0, 0, 0, 0, 0, 0
+	if tail != nil {
+		out[9] = 1
+	}
+	w := copy(out[12:], q[12:qq.qend]) + 12
+	w += copy(out[w:], tail)
+	w = h.appendOPT(out, w, qq, 0)
+	if z != nil {
+		z.metrics.inc(h.shard, qq.qtype, int(rcode))
+	} else {
+		h.s.metrics.none.inc(h.shard, qq.qtype, int(rcode))
+	}
 	return w
 }
 

@@ -24,6 +24,12 @@ func newHandler(t testing.TB, db *geoip.DB) *handler {
 		t.Fatal(err)
 	}
 	s.SetZone(z)
+	// A zone without wildcards or delegations: its NXDOMAIN answers take the fast path.
+	z, err = s.Compile("plain.test.", &v1alpha1.DNSZoneSpec{Records: []v1alpha1.DNSRecord{{Name: "www", Type: "A", Value: "192.0.2.1"}}}, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetZone(z)
 	return &handler{s: s}
 }
 
@@ -40,7 +46,7 @@ func packQuery(t testing.TB, m *dns.Msg) []byte {
 func seedQueries() []*dns.Msg {
 	var out []*dns.Msg
 	for _, n := range []string{"www.example.test.", "WWW.Example.TEST.", "geo.example.test.", "wgeo.example.test.", "alias.example.test.",
-		"nope.example.test.", "x.wild.example.test.", "b.deep.example.test.", "host.sub.example.test.", "gcname.example.test.", "nodef.example.test.", "example.org.", "example.test."} {
+		"nope.example.test.", "x.wild.example.test.", "b.deep.example.test.", "host.sub.example.test.", "gcname.example.test.", "nodef.example.test.", "example.org.", "example.test.", "nope.plain.test.", "www.plain.test."} {
 		for _, qt := range []uint16{dns.TypeA, dns.TypeAAAA, dns.TypeMX, dns.TypeANY, dns.TypeTXT, dns.TypeNS} {
 			out = append(out, query(n, qt))
 			e := query(n, qt)
@@ -197,4 +203,36 @@ func BenchmarkHandleWildcardSlow(b *testing.B) {
 	benchHandle(b, query("x.wild.example.test.", dns.TypeA))
 }
 
-var _ = v1alpha1.KindDNSZone
+
+// TestFastNegativeAnswers checks NXDOMAIN and REFUSED from the fast path against the slow path,
+// and that zones with wildcards or delegations leave them to the slow path.
+func TestFastNegativeAnswers(t *testing.T) {
+	h := newHandler(t, nil)
+	plain := h.s.Zone("plain.test.")
+	if plain.negTail == nil || h.s.Zone("example.test.").negTail != nil {
+		t.Fatal("negative tail: want one for plain.test. and none for example.test. (wildcards, delegation)")
+	}
+	src := netip.MustParseAddr("127.0.0.1")
+	for _, m := range []*dns.Msg{
+		query("nope.plain.test.", dns.TypeA),
+		query("a.b.C.Plain.Test.", dns.TypeMX),
+		withECS(query("nope.plain.test.", dns.TypeA), "198.51.100.0", 24),
+		query("example.org.", dns.TypeA),
+		withECS(query("www.example.org.", dns.TypeAAAA), "2001:db8::", 32),
+		query(".", dns.TypeNS),
+	} {
+		q := packQuery(t, m)
+		out1, out2 := make([]byte, bufSize), make([]byte, bufSize)
+		n1 := h.handle(q, src, out1)
+		n2 := h.slow(q, src, out2)
+		compareAnswers(t, out1[:n1], out2[:n2])
+		var r dns.Msg
+		_ = r.Unpack(out1[:n1])
+		if r.Rcode != dns.RcodeNameError && r.Rcode != dns.RcodeRefused {
+			t.Fatalf("%s: %s", m.Question[0].Name, dns.RcodeToString[r.Rcode])
+		}
+		if a := testing.AllocsPerRun(100, func() { h.handle(q, src, out1) }); a != 0 {
+			t.Fatalf("%s: %.1f allocations", m.Question[0].Name, a)
+		}
+	}
+}

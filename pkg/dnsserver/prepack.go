@@ -161,6 +161,25 @@ func (z *CompiledZone) prepack() {
 		}
 		z.entries[key] = e
 	}
+	z.negTail = z.packNegTail()
+}
+
+// packNegTail packs the SOA of NXDOMAIN answers when a missing name is always NXDOMAIN.
+func (z *CompiledZone) packNegTail() []byte {
+	if z.wildcard {
+		return nil
+	}
+	for name, n := range z.nodes {
+		if name != z.apex && n.get(dns.TypeNS) != nil {
+			return nil
+		}
+	}
+	buf := make([]byte, 1024)
+	off, err := dns.PackRR(z.negativeSOA(), buf, 0, nil, false)
+	if err != nil {
+		return nil
+	}
+	return buf[:off]
 }
 
 // packAnswer packs the answer(s) to name/qtype, or returns nil when they cannot be prepacked.

@@ -69,6 +69,8 @@ type table struct {
 	zones map[string]*CompiledZone
 	// names maps lower-case wire names to prepacked entries, each from the most specific zone.
 	names map[string]*entry
+	// apexes maps lower-case wire apexes to zones, for the fast negative answers.
+	apexes map[string]*CompiledZone
 }
 
 // New returns a server with no zones; Start opens its sockets.
@@ -92,7 +94,7 @@ func New(opts Options) (*Server, error) {
 		zones:   map[string]*CompiledZone{},
 		swaps:   map[string]time.Time{},
 	}
-	s.table.Store(&table{zones: map[string]*CompiledZone{}, names: map[string]*entry{}})
+	s.table.Store(&table{zones: map[string]*CompiledZone{}, names: map[string]*entry{}, apexes: map[string]*CompiledZone{}})
 	if opts.Registerer != nil {
 		if err := opts.Registerer.Register(s.metrics); err != nil {
 			return nil, fmt.Errorf("dns server: register metrics: %w", err)
@@ -165,10 +167,13 @@ func (s *Server) Zone(apex string) *CompiledZone {
 
 // publish builds and stores a new table from s.zones; s.mu is held.
 func (s *Server) publish() {
-	t := &table{zones: make(map[string]*CompiledZone, len(s.zones))}
+	t := &table{zones: make(map[string]*CompiledZone, len(s.zones)), apexes: make(map[string]*CompiledZone, len(s.zones))}
 	n := 0
 	for apex, z := range s.zones {
 		t.zones[apex] = z
+		if w, ok := wireName(apex); ok {
+			t.apexes[w] = z
+		}
 		n += len(z.entries)
 	}
 	t.names = make(map[string]*entry, n)
