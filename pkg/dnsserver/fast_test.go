@@ -203,7 +203,6 @@ func BenchmarkHandleWildcardSlow(b *testing.B) {
 	benchHandle(b, query("x.wild.example.test.", dns.TypeA))
 }
 
-
 // TestFastNegativeAnswers checks NXDOMAIN and REFUSED from the fast path against the slow path,
 // and that zones with wildcards or delegations leave them to the slow path.
 func TestFastNegativeAnswers(t *testing.T) {
