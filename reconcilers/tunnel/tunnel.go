@@ -214,8 +214,16 @@ func (r *Reconciler) Observed(ctx context.Context) ([]string, error) {
 		return nil, fmt.Errorf("tunnel: list interfaces: %w", err)
 	}
 	var names []string
+	seen := map[string]bool{}
 	for _, l := range links {
 		if n := l.Attrs().Name; r.Managed(n) {
+			names = append(names, n)
+			seen[n] = true
+		}
+	}
+	// A userspace device whose TUN someone deleted still runs; listing it lets the resync stop it.
+	for _, n := range r.devs.Names() {
+		if !seen[n] && r.Managed(n) {
 			names = append(names, n)
 		}
 	}

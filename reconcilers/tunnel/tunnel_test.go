@@ -516,3 +516,45 @@ func TestUserspaceRestartRecreates(t *testing.T) {
 		t.Errorf("second reconcile after restart: %d writes", res.Changes)
 	}
 }
+
+// TestUserspaceTUNDeletedExternally deletes a userspace device's TUN behind the agent's back:
+// the next reconcile rebuilds it, and once the tunnel is no longer desired the resync stops the
+// device.
+func TestUserspaceTUNDeletedExternally(t *testing.T) {
+	ns := netlab.NewNamespace(t, "tun-ext")
+	r := newReconciler(t, ns, ModeUserspace, logr.Discard())
+	name := tunnelName()
+	f, _ := keyFile(t)
+	peer, _ := wgtypes.GeneratePrivateKey()
+	spec := &v1alpha1.TunnelSpec{Type: v1alpha1.TunnelWireGuard, WireGuard: &v1alpha1.WireGuardSpec{PrivateKeyFile: f, PeerPublicKey: peer.PublicKey().String()}}
+	reconcile(t, r, name, spec)
+	del := func() {
+		t.Helper()
+		l, err := ns.Handle().LinkByName(name)
+		if err == nil {
+			err = ns.Handle().LinkDel(l)
+		}
+		if err != nil {
+			t.Fatalf("delete %s behind the agent: %v", name, err)
+		}
+	}
+	del()
+	if res := reconcile(t, r, name, spec); res.Changes == 0 {
+		t.Fatal("reconcile did not rebuild the deleted device")
+	}
+	if o := observe(t, r, name); !o.Exists || o.WireGuard == nil {
+		t.Fatalf("after rebuild: %+v", o)
+	}
+	del()
+	keys, err := r.Observed(context.Background())
+	if err != nil || !slices.Contains(keys, name) {
+		t.Fatalf("observed %v, %v: want the running device %s", keys, err, name)
+	}
+	reconcile(t, r, name, nil)
+	if r.devs.Get(name) != nil {
+		t.Fatal("device still running after delete")
+	}
+	if keys, _ := r.Observed(context.Background()); slices.Contains(keys, name) {
+		t.Fatalf("observed %v after delete", keys)
+	}
+}

@@ -39,7 +39,11 @@ type endpointRecord struct {
 func wireGuardDesired(name string, s *v1alpha1.WireGuardSpec) (*wgDesired, error) {
 	b, err := os.ReadFile(s.PrivateKeyFile)
 	if err != nil {
-		return nil, fmt.Errorf("tunnel %s: read private key file %s: %w", name, s.PrivateKeyFile, errors.Unwrap(err))
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the path is already in the message
+		}
+		return nil, fmt.Errorf("tunnel %s: read private key file %s: %w", name, s.PrivateKeyFile, err)
 	}
 	priv, err := wgtypes.ParseKey(strings.TrimSpace(string(b)))
 	if err != nil {
