@@ -57,7 +57,7 @@ visit() {
 	esac
 	if [[ -z ${path[$n]:-} ]]; then
 		[[ -n ${builtin[$n]:-} ]] || die "module $n is neither in $moddir nor built in"
-		state[$n]=done
+		state[$n]="done"
 		return
 	fi
 	state[$n]=visiting
@@ -66,7 +66,7 @@ visit() {
 	for d in ${deps//,/ }; do
 		visit "$d"
 	done
-	state[$n]=done
+	state[$n]="done"
 	printf '%s\n' "${path[$n]}"
 }
 

@@ -89,12 +89,12 @@ main() {
 	exec 9>"$cache/.lock"
 	flock 9
 
-	local pkg= ver= dir
+	local pkg='' ver='' dir
 	# apt-cache takes seconds; reuse a resolution younger than a day when its tree is complete.
 	local resolved=$cache/resolved
 	if [[ -z ${KERNEL_LAB_KERNEL_PACKAGE:-} && -n $(find "$resolved" -mmin -1440 2>/dev/null) ]]; then
 		read -r pkg ver <"$resolved" || true
-		[[ -e $cache/kernel/${pkg}_${ver}/.complete ]] || pkg=
+		[[ -e $cache/kernel/${pkg}_${ver}/.complete ]] || pkg=''
 	fi
 	if [[ -n $pkg ]]; then
 		:

@@ -122,8 +122,11 @@ for spec in "${specs[@]}"; do
 	done
 	[[ -n $has_timeout ]] || args+=" -test.timeout=$((timeout_s > 60 ? timeout_s - 30 : timeout_s))s"
 	[[ -n $has_outputdir || -z ${KERNEL_LAB_OUT:-} ]] || args+=" -test.outputdir=/kl/out"
+	# The banner is display only: drop characters the VM shell would interpret inside "...".
+	# shellcheck disable=SC1003 # a literal backslash in a tr set, not an escaped quote
+	banner=$(printf '%s' "run $i: $pkg" "${@/#/ }" | tr -d '"$`\\')
 	runs+="
-echo \"KERNEL-LAB: run $i: $pkg$(printf ' %s' "$@" | tr -d '"$`\\')\"
+echo \"KERNEL-LAB: $banner\"
 cd /kl/$i
 /kl/$i/test.bin$args
 rc=\$?
@@ -136,7 +139,8 @@ t_build=$(since "$t1")
 # Pack the initramfs.
 t2=$(now)
 cp /bin/busybox "$root/bin/busybox"
-modlist=$("$here/modules.sh" "$KERNEL_LAB_MODDIR" $modules) || die "resolving module dependencies failed"
+read -ra modnames <<<"$modules"
+modlist=$("$here/modules.sh" "$KERNEL_LAB_MODDIR" "${modnames[@]}") || die "resolving module dependencies failed"
 n=0
 insmods=
 while IFS= read -r m; do
@@ -258,16 +262,17 @@ probe_kvm() {
 	echo "$result" >"$stamp"
 	[[ $result == kvm ]]
 }
-accel=${KERNEL_LAB_ACCEL:-}
-if [[ -z $accel ]]; then
-	accel=tcg
-	probe_kvm && accel=kvm
+mode=${KERNEL_LAB_ACCEL:-}
+if [[ -z $mode ]]; then
+	mode=tcg
+	probe_kvm && mode=kvm
 fi
-case $accel in
+case $mode in
 kvm) accel=(-accel kvm -cpu host) ;;
 tcg) accel=(-accel tcg -cpu max) ;;
-*) die "KERNEL_LAB_ACCEL must be kvm or tcg, not $accel" ;;
+*) die "KERNEL_LAB_ACCEL must be kvm or tcg, not $mode" ;;
 esac
+read -ra qemu_extra <<<"${KERNEL_LAB_QEMU_ARGS:-}"
 logfile=${KERNEL_LAB_LOG:-$cache/logs/run-$(date +%Y%m%dT%H%M%S)-$$.log}
 mkdir -p "$(dirname "$logfile")"
 # Keep the 20 newest default logs.
@@ -282,7 +287,7 @@ timeout --foreground -k 10 "$timeout_s" qemu-system-x86_64 \
 	"${accel[@]}" -m "$mem" -smp "$smp" \
 	-kernel "$KERNEL_LAB_VMLINUZ" -initrd "$work/initrd.cpio" \
 	-append "console=ttyS0 panic=-1 quiet mitigations=off ${KERNEL_LAB_APPEND:-}" \
-	${KERNEL_LAB_QEMU_ARGS:-} </dev/null 2>&1 |
+	"${qemu_extra[@]}" </dev/null 2>&1 |
 	sed -u -e 's/\r$//' -e 's/\x1bc//g' -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' | tee "$logfile" |
 	awk '/^KERNEL-LAB-ARTIFACTS-BEGIN/ { skip = 1; print "(artifacts...)" } !skip { print; fflush() } /^KERNEL-LAB-ARTIFACTS-END/ { skip = 0 }'
 qemu_rc=${PIPESTATUS[0]}
@@ -304,7 +309,7 @@ if [[ -n ${KERNEL_LAB_OUT:-} ]]; then
 	if grep -aq "^KERNEL-LAB-ARTIFACTS-END nonce=$nonce" "$logfile"; then
 		sed -n "/^KERNEL-LAB-ARTIFACTS-BEGIN nonce=$nonce/,/^KERNEL-LAB-ARTIFACTS-END nonce=$nonce/p" "$logfile" |
 			sed '1d;$d' | base64 -d | tar -xzf - -C "$KERNEL_LAB_OUT" &&
-			log "artifacts in $KERNEL_LAB_OUT: $(ls "$KERNEL_LAB_OUT" | tr '\n' ' ')"
+			log "artifacts in $KERNEL_LAB_OUT: $(find "$KERNEL_LAB_OUT" -mindepth 1 -maxdepth 1 -printf '%f ')"
 	else
 		log "no artifacts came out of the VM"
 	fi
