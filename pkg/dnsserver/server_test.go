@@ -1,6 +1,7 @@
 package dnsserver
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -162,5 +163,25 @@ func TestMalformed(t *testing.T) {
 	ecsOf(scope).SourceScope = 8
 	if r := exchange(t, s, scope, "udp"); r.Rcode != dns.RcodeFormatError {
 		t.Fatalf("ECS with a scope in the query: %s, want FORMERR", dns.RcodeToString[r.Rcode])
+	}
+}
+
+// TestHugeAnswer checks an answer larger than the worker's buffer: truncated over UDP even when
+// the client offers 65535 bytes, whole over TCP.
+func TestHugeAnswer(t *testing.T) {
+	var recs []v1alpha1.DNSRecord
+	for i := 0; i < 150; i++ {
+		recs = append(recs, v1alpha1.DNSRecord{Name: "@", Type: "TXT", Value: fmt.Sprintf("%03d %s", i, strings.Repeat("z", 40))})
+	}
+	s := startServer(t, nil, map[string]*v1alpha1.DNSZoneSpec{"huge.test.": {Records: recs}})
+	q := query("huge.test.", dns.TypeTXT)
+	q.SetEdns0(65535, false)
+	r := exchange(t, s, q, "udp")
+	if !r.Truncated || r.Rcode != dns.RcodeSuccess {
+		t.Fatalf("UDP: tc=%v rcode %s, want a truncated answer", r.Truncated, dns.RcodeToString[r.Rcode])
+	}
+	r = exchange(t, s, query("huge.test.", dns.TypeTXT), "tcp")
+	if r.Truncated || len(r.Answer) != 150 {
+		t.Fatalf("TCP: tc=%v answers=%d, want all 150", r.Truncated, len(r.Answer))
 	}
 }

@@ -184,6 +184,9 @@ func (s *Server) finish(resp, req *dns.Msg, opt *dns.OPT, ecs *dns.EDNS0_SUBNET,
 		}
 	}
 	if maxUDP > 0 {
+		if limit > bufSize {
+			limit = bufSize // the worker's answer buffer
+		}
 		resp.Truncate(limit)
 	}
 	return resp
