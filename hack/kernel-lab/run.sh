@@ -138,7 +138,7 @@ t_build=$(since "$t1")
 
 # Pack the initramfs.
 t2=$(now)
-cp /bin/busybox "$root/bin/busybox"
+cp "$(command -v busybox || echo /bin/busybox)" "$root/bin/busybox"
 read -ra modnames <<<"$modules"
 modlist=$("$here/modules.sh" "$KERNEL_LAB_MODDIR" "${modnames[@]}") || die "resolving module dependencies failed"
 n=0
