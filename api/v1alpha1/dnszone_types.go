@@ -37,6 +37,9 @@ type DNSRecord struct {
 	TTL uint32 `json:"ttl,omitempty"`
 	// Value is the record data in zone-file presentation form without the priority
 	// (A "192.0.2.1", MX "mail", SRV "<weight> <port> <target>", CAA "0 issue \"ca.example\"").
+	// Names in values are relative to the apex unless they end with a dot. A TXT value is one
+	// raw text (split into 255-byte strings when served) unless it starts with a quote, in
+	// which case it is zone-file syntax ("a" "b").
 	Value string `json:"value,omitempty"`
 	// Priority is the MX preference or SRV priority.
 	Priority uint16 `json:"priority,omitempty"`
@@ -46,6 +49,9 @@ type DNSRecord struct {
 
 // GeoAnswers picks values by location: the client's country, then its continent, then Default.
 // Within a location one value is picked by weight when weights are set, else all are returned.
+// The client is located by its EDNS Client Subnet, else its source address; without a GeoIP
+// database every client gets Default. A name with a Default never gets an empty answer; one
+// without gets NODATA where no location matches.
 type GeoAnswers struct {
 	// Countries by ISO 3166 alpha-2 code (case-insensitive).
 	Countries map[string][]WeightedValue `json:"countries,omitempty"`

@@ -176,10 +176,25 @@ func (s *Server) publish() {
 		}
 		n += len(z.entries)
 	}
+	// Only a zone with a child zone loaded must leave the child's names to it.
+	parents := map[string]bool{}
+	for apex := range s.zones {
+		for p := apex; p != "."; {
+			i, end := dns.NextLabel(p, 0)
+			if end {
+				p = "."
+			} else {
+				p = p[i:]
+			}
+			if s.zones[p] != nil {
+				parents[p] = true
+			}
+		}
+	}
 	t.names = make(map[string]*entry, n)
 	for apex, z := range s.zones {
 		for key, e := range z.entries {
-			if t.zoneForWire(key) == apex {
+			if !parents[apex] || t.zoneForWire(key) == apex {
 				t.names[key] = e
 			}
 		}
