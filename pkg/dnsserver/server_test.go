@@ -1,6 +1,7 @@
 package dnsserver
 
 import (
+	"context"
 	"fmt"
 	"reflect"
 	"strings"
@@ -183,5 +184,28 @@ func TestHugeAnswer(t *testing.T) {
 	r = exchange(t, s, query("huge.test.", dns.TypeTXT), "tcp")
 	if r.Truncated || len(r.Answer) != 150 {
 		t.Fatalf("TCP: tc=%v answers=%d, want all 150", r.Truncated, len(r.Answer))
+	}
+}
+
+// TestIPv6Listener serves on [::1] and places an IPv6 client by its source address.
+func TestIPv6Listener(t *testing.T) {
+	s, err := New(Options{Addr: "[::1]:0", UDPSockets: 2, GeoIP: testGeoDB(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	z, err := s.Compile("example.test.", testZone(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetZone(z)
+	if err := s.Start(context.Background()); err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	for _, network := range []string{"udp", "tcp"} {
+		r := exchange(t, s, withECS(query("geo.example.test.", dns.TypeA), "2001:db8:1::", 48), network)
+		if got := rdatas(r.Answer); !reflect.DeepEqual(got, []string{"a 198.51.100.2"}) {
+			t.Fatalf("%s over IPv6: %q", network, got)
+		}
 	}
 }
