@@ -235,3 +235,7 @@ func TestFastNegativeAnswers(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkHandleFastNXDOMAIN(b *testing.B) {
+	benchHandle(b, query("nope.plain.test.", dns.TypeA))
+}
