@@ -125,7 +125,7 @@ func (m *Manager) start(ns netns.NsHandle, name string, mtu int) (*Device, error
 		},
 	}
 	dev := device.NewDevice(&nsTUN{Device: t, ns: ns}, &nsBind{Bind: conn.NewDefaultBind(), ns: ns}, logger)
-	file, err := ipc.UAPIOpen(name)
+	file, err := uapiOpen(name)
 	if err != nil {
 		dev.Close()
 		return nil, fmt.Errorf("open uapi socket: %w", err)
@@ -303,4 +303,41 @@ func doLocked(ns netns.NsHandle, fn func() error) error {
 		return errTainted{errors.Join(ferr, fmt.Errorf("restore thread namespace: %w", err))}
 	}
 	return ferr
+}
+
+// uapiOpen creates the UAPI socket like ipc.UAPIOpen, without its process-wide umask change
+// (which would race with files other goroutines of the agent create). The socket is born with
+// the process umask, where nobody else may connect (that needs write permission), and is then
+// narrowed to 0600. A stale socket nobody answers on is replaced; a live one is an error.
+func uapiOpen(name string) (*os.File, error) {
+	if err := os.MkdirAll(SocketDir, 0o755); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(SocketDir, name+".sock")
+	addr := &net.UnixAddr{Name: path, Net: "unix"}
+	l, err := net.ListenUnix("unix", addr)
+	if err != nil {
+		if c, derr := net.Dial("unix", path); derr == nil {
+			c.Close()
+			return nil, fmt.Errorf("uapi socket %s is in use", path)
+		}
+		if rerr := os.Remove(path); rerr != nil && !os.IsNotExist(rerr) {
+			return nil, rerr
+		}
+		if l, err = net.ListenUnix("unix", addr); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		l.Close()
+		return nil, err
+	}
+	f, err := l.File()
+	l.SetUnlinkOnClose(false) // the socket lives on in f
+	l.Close()
+	if err != nil {
+		os.Remove(path)
+		return nil, err
+	}
+	return f, nil
 }
