@@ -31,6 +31,9 @@
 #   KERNEL_LAB_OUT            host directory that receives what the tests write to /kl/out in
 #                             the VM (profiles: -test.cpuprofile=/kl/out/cpu.pprof); relative
 #                             profile names land there too (-test.outputdir=/kl/out)
+#   KERNEL_LAB_SHELL=1        after the tests, an interactive busybox shell in the VM (needs a
+#                             terminal; no timeout, no log); e.g. run.sh ./hack/kernel-lab/smoketest
+#                             -test.run XXX to get a shell with the modules loaded
 #   KERNEL_LAB_KEEP=1         keep the work directory (initramfs, binaries) for debugging
 #   KERNEL_LAB_CACHE          see prepare.sh
 set -euo pipefail
@@ -228,6 +231,10 @@ if [ -n "${KERNEL_LAB_OUT:+1}" ] && [ -n "\$(ls -A /kl/out)" ]; then
 	echo "KERNEL-LAB-ARTIFACTS-END nonce=$nonce"
 fi
 echo "KERNEL-LAB: uptime \$(cut -d' ' -f1 /proc/uptime)s"
+if [ -n "${KERNEL_LAB_SHELL:+1}" ]; then
+	echo "KERNEL-LAB: interactive shell; exit it to power off"
+	setsid cttyhack sh
+fi
 echo "KERNEL-LAB-EXIT=\$overall nonce=$nonce"
 sync
 poweroff -f
@@ -280,14 +287,19 @@ find "$cache/logs" -maxdepth 1 -name 'run-*.log' -printf '%T@ %p\n' 2>/dev/null 
 	cut -d' ' -f2- | xargs -r rm -f
 log "booting $KERNEL_LAB_KVER (${accel[*]}, ${mem} MiB, $smp CPUs, timeout ${timeout_s}s); log: $logfile"
 t3=$(now)
+qemu=(qemu-system-x86_64 -nographic -nodefaults -serial stdio -no-reboot
+	"${accel[@]}" -m "$mem" -smp "$smp"
+	-kernel "$KERNEL_LAB_VMLINUZ" -initrd "$work/initrd.cpio"
+	-append "console=ttyS0 panic=-1 quiet mitigations=off ${KERNEL_LAB_APPEND:-}"
+	"${qemu_extra[@]}")
+if [[ -n ${KERNEL_LAB_SHELL:-} ]]; then
+	# Interactive: the terminal talks to the VM directly (Ctrl-A X quits qemu).
+	"${qemu[@]}"
+	exit
+fi
 set +e
 # --foreground keeps qemu in our process group, so killing the run (CI cancel) also stops it.
-timeout --foreground -k 10 "$timeout_s" qemu-system-x86_64 \
-	-nographic -nodefaults -serial stdio -no-reboot \
-	"${accel[@]}" -m "$mem" -smp "$smp" \
-	-kernel "$KERNEL_LAB_VMLINUZ" -initrd "$work/initrd.cpio" \
-	-append "console=ttyS0 panic=-1 quiet mitigations=off ${KERNEL_LAB_APPEND:-}" \
-	"${qemu_extra[@]}" </dev/null 2>&1 |
+timeout --foreground -k 10 "$timeout_s" "${qemu[@]}" </dev/null 2>&1 |
 	sed -u -e 's/\r$//' -e 's/\x1bc//g' -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' | tee "$logfile" |
 	awk '/^KERNEL-LAB-ARTIFACTS-BEGIN/ { skip = 1; print "(artifacts...)" } !skip { print; fflush() } /^KERNEL-LAB-ARTIFACTS-END/ { skip = 0 }'
 qemu_rc=${PIPESTATUS[0]}
