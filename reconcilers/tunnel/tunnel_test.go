@@ -558,3 +558,28 @@ func TestUserspaceTUNDeletedExternally(t *testing.T) {
 		t.Fatalf("observed %v after delete", keys)
 	}
 }
+
+// TestAutoModeMatchesProbe checks that auto mode runs WireGuard in the kernel exactly when the
+// probe finds the kind, and in userspace otherwise (the host without the module), and that the
+// probe leaves no interface behind.
+func TestAutoModeMatchesProbe(t *testing.T) {
+	ns := netlab.NewNamespace(t, "tun-auto")
+	r := newReconciler(t, ns, ModeAuto, logr.Discard())
+	kernel, err := r.probeKernelWireGuard()
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := tunnelName()
+	f, _ := keyFile(t)
+	peer, _ := wgtypes.GeneratePrivateKey()
+	reconcile(t, r, name, &v1alpha1.TunnelSpec{Type: v1alpha1.TunnelWireGuard, WireGuard: &v1alpha1.WireGuardSpec{PrivateKeyFile: f, PeerPublicKey: peer.PublicKey().String()}})
+	want := map[bool]string{true: "kernel", false: "userspace"}[kernel]
+	if o := observe(t, r, name); o.Implementation != want {
+		t.Fatalf("kernel wireguard %v: implementation %q, want %q", kernel, o.Implementation, want)
+	}
+	keys, err := r.Observed(context.Background())
+	if err != nil || !slices.Equal(keys, []string{name}) {
+		t.Fatalf("observed %v, %v: want only %s (no probe link)", keys, err, name)
+	}
+	t.Logf("kernel wireguard: %v, implementation %s", kernel, want)
+}
