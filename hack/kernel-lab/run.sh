@@ -103,6 +103,7 @@ for spec in "${specs[@]}"; do
 	shift
 	i=$((i + 1))
 	dir=$(go list -tags kernellab -f '{{.Dir}}' "$pkg") || die "go list $pkg failed"
+	[[ $dir != *$'\n'* ]] || die "$pkg matches several packages; give one package per spec (separate specs with ---)"
 	mkdir -p "$root/kl/$i"
 	if [[ -n ${built[$pkg]:-} ]]; then
 		ln "${built[$pkg]}" "$root/kl/$i/test.bin"
