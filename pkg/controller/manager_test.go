@@ -518,7 +518,8 @@ func TestReadinessWaitsForFirstSnapshot(t *testing.T) {
 	node := newFakeNode()
 	release := make(chan struct{})
 	node.block["b"] = release
-	env := startManager(t, Options{}, node, node)
+	// Two workers: b blocks one of them whichever order the keys are queued in.
+	env := startManager(t, Options{Workers: map[v1alpha1.Kind]int{kindWidget: 2}}, node, node)
 	if ok, why := env.m.Ready(); ok || !strings.Contains(why, "test") {
 		t.Fatalf("ready before the source answered (%q)", why)
 	}
