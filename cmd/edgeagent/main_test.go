@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -26,24 +27,25 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func freePort(t *testing.T, network string) int {
+// freePort returns a loopback port that is free for both TCP and UDP right now (the DNS server
+// binds both). Another process may still take it before the agent does: startAgent retries.
+func freePort(t *testing.T) int {
 	t.Helper()
-	switch network {
-	case "udp":
-		c, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		return c.LocalAddr().(*net.UDPAddr).Port
-	default:
+	for i := 0; i < 50; i++ {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer l.Close()
-		return l.Addr().(*net.TCPAddr).Port
+		port := l.Addr().(*net.TCPAddr).Port
+		c, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
+		l.Close()
+		if err == nil {
+			c.Close()
+			return port
+		}
 	}
+	t.Fatal("no port free for both TCP and UDP")
+	return 0
 }
 
 const zoneDoc = `apiVersion: edgeagent.io/v1alpha1
@@ -66,10 +68,44 @@ type agentProc struct {
 	ops    string
 	dns    string
 	dir    string
-	stderr *bytes.Buffer
+	stderr *syncBuffer
+	exited <-chan struct{}
+}
+
+// syncBuffer is a bytes.Buffer safe for the process's writer and the test's reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func startAgent(t *testing.T) *agentProc {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		p, err := tryStartAgent(t)
+		if err == nil {
+			return p
+		}
+		if attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+			t.Fatal(err)
+		}
+		t.Logf("port taken between picking and binding, retrying: %v", err)
+	}
+}
+
+// tryStartAgent starts the agent on fresh ports and waits until it is ready, or returns why not.
+func tryStartAgent(t *testing.T) (*agentProc, error) {
 	t.Helper()
 	dir := t.TempDir()
 	desired := filepath.Join(dir, "desired")
@@ -78,10 +114,10 @@ func startAgent(t *testing.T) *agentProc {
 	}
 	writeFile(t, filepath.Join(desired, "zone.yaml"), fmt.Sprintf(zoneDoc, "192.0.2.10"))
 	p := &agentProc{
-		ops:    fmt.Sprintf("127.0.0.1:%d", freePort(t, "tcp")),
-		dns:    fmt.Sprintf("127.0.0.1:%d", freePort(t, "udp")),
+		ops:    fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		dns:    fmt.Sprintf("127.0.0.1:%d", freePort(t)),
 		dir:    dir,
-		stderr: &bytes.Buffer{},
+		stderr: &syncBuffer{},
 	}
 	cfg := fmt.Sprintf(`stateDir: %s
 log: {format: json, level: debug}
@@ -95,26 +131,38 @@ dns: {enabled: true, listen: "%s", udpSockets: 2}
 	p.cmd.Env = append(os.Environ(), "EDGEAGENT_TEST_MAIN=1")
 	p.cmd.Stderr = p.stderr
 	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
+	exited := make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(exited) }()
+	p.exited = exited
 	t.Cleanup(func() {
-		if p.cmd.ProcessState == nil {
+		select {
+		case <-exited:
+		default:
 			_ = p.cmd.Process.Kill()
-			_ = p.cmd.Wait()
+			<-exited
 		}
 		if t.Failed() {
 			t.Logf("agent log:\n%s", p.stderr.String())
 		}
 	})
-	waitFor(t, "agent ready", func() bool {
-		resp, err := http.Get("http://" + p.ops + "/readyz")
-		if err != nil {
-			return false
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-exited:
+			return nil, fmt.Errorf("agent exited before it was ready: %s", p.stderr.String())
+		default:
 		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
-	return p
+		if resp, err := http.Get("http://" + p.ops + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return p, nil
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return nil, fmt.Errorf("agent not ready within 20s: %s", p.stderr.String())
 }
 
 func writeFile(t *testing.T, path, content string) {
@@ -210,12 +258,10 @@ func TestAgentServesFileSourceAndShutsDownCleanly(t *testing.T) {
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- p.cmd.Wait() }()
 	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("agent exited with %v after SIGTERM, want 0", err)
+	case <-p.exited:
+		if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+			t.Fatalf("agent exited with %d after SIGTERM, want 0", code)
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("agent did not exit after SIGTERM")
@@ -231,7 +277,7 @@ func TestPlanPrintsChangesAndRejectsBadInput(t *testing.T) {
 	writeFile(t, filepath.Join(desired, "zone.yaml"), fmt.Sprintf(zoneDoc, "192.0.2.10"))
 	cfgPath := filepath.Join(dir, "edgeagent.yaml")
 	writeFile(t, cfgPath, fmt.Sprintf("stateDir: %s\nsources:\n  file: {path: %s}\ndns: {enabled: true, listen: \"127.0.0.1:%d\"}\n",
-		filepath.Join(dir, "state"), desired, freePort(t, "udp")))
+		filepath.Join(dir, "state"), desired, freePort(t)))
 
 	var out, errb bytes.Buffer
 	if code := run([]string{"plan", "-c", cfgPath}, &out, &errb); code != 0 {
