@@ -98,8 +98,10 @@ func (c *checker) ip(field, v string, want func(netip.Addr) bool, what string) {
 
 var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
-// isLoopbackListen reports whether host:port binds loopback only (same rule as pkg/ops).
-func isLoopbackListen(listen string) bool {
+// IsLoopbackListen reports whether listen (host:port) binds only loopback addresses. An empty
+// host or a wildcard address binds every interface and is not loopback. pkg/ops enforces the
+// same rule with it.
+func IsLoopbackListen(listen string) bool {
 	host, _, err := net.SplitHostPort(listen)
 	if err != nil {
 		return false
@@ -129,7 +131,7 @@ func (c *Config) Validate() error {
 	if c.Ops.Token != "" && c.Ops.TokenFile != "" {
 		ck.add("ops.tokenFile", c.Ops.TokenFile, "set ops.token or ops.tokenFile, not both")
 	}
-	if c.Ops.Listen != "" && c.Ops.Token == "" && c.Ops.TokenFile == "" && !isLoopbackListen(c.Ops.Listen) {
+	if c.Ops.Listen != "" && c.Ops.Token == "" && c.Ops.TokenFile == "" && !IsLoopbackListen(c.Ops.Listen) {
 		ck.add("ops.listen", c.Ops.Listen, "a non-loopback listen address requires a bearer token (ops.token or ops.tokenFile)")
 	}
 

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/edgeagent/edgeagent/api/v1alpha1"
+	"github.com/edgeagent/edgeagent/pkg/config"
 	"github.com/edgeagent/edgeagent/pkg/controller"
 )
 
@@ -58,26 +59,13 @@ type Server struct {
 	done chan struct{}
 }
 
-// IsLoopbackListen reports whether listen (host:port) binds only loopback addresses. An empty
-// host or a wildcard address binds every interface and is not loopback.
-func IsLoopbackListen(listen string) bool {
-	host, _, err := net.SplitHostPort(listen)
-	if err != nil {
-		return false
-	}
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
 
 // CheckListen enforces the ops rule: a listen address reachable from other hosts needs a token.
 func CheckListen(listen, token string) error {
 	if _, _, err := net.SplitHostPort(listen); err != nil {
 		return fmt.Errorf("ops listen %q: must be host:port: %w", listen, err)
 	}
-	if token == "" && !IsLoopbackListen(listen) {
+	if token == "" && !config.IsLoopbackListen(listen) {
 		return fmt.Errorf("ops listen %q: a non-loopback listen address requires a bearer token (ops.token or ops.tokenFile)", listen)
 	}
 	return nil
