@@ -59,7 +59,6 @@ type Server struct {
 	done chan struct{}
 }
 
-
 // CheckListen enforces the ops rule: a listen address reachable from other hosts needs a token.
 func CheckListen(listen, token string) error {
 	if _, _, err := net.SplitHostPort(listen); err != nil {
