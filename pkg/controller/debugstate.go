@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/edgeagent/edgeagent/api/v1alpha1"
@@ -13,28 +14,9 @@ type DebugState struct {
 	Time       time.Time      `json:"time"`
 	Sources    []SourceStatus `json:"sources"`
 	// Queues holds the depth of each kind's work queue.
-	Queues  map[v1alpha1.Kind]int `json:"queues"`
-	Objects []DebugObject         `json:"objects"`
-}
-
-// DebugObject is one object's entry in DebugState.
-type DebugObject struct {
-	Kind          v1alpha1.Kind        `json:"kind"`
-	Key           string               `json:"key"`
-	Source        string               `json:"source,omitempty"`
-	Owner         string               `json:"owner,omitempty"`
-	Desired       *v1alpha1.Object     `json:"desired,omitempty"`
-	Conditions    []v1alpha1.Condition `json:"conditions,omitempty"`
-	AppliedHash   string               `json:"appliedHash,omitempty"`
-	Observed      any                  `json:"observed,omitempty"`
-	Attempts      int                  `json:"attempts"`
-	LastError     string               `json:"lastError,omitempty"`
-	Terminal      bool                 `json:"terminal,omitempty"`
-	Held          bool                 `json:"held,omitempty"`
-	Deleted       bool                 `json:"deleted,omitempty"`
-	LastReconcile time.Time            `json:"lastReconcile,omitzero"`
-	LastDuration  string               `json:"lastDuration,omitempty"`
-	FirstSeen     time.Time            `json:"firstSeen"`
+	Queues map[v1alpha1.Kind]int `json:"queues"`
+	// Objects are the status entries, their desired specs redacted.
+	Objects []ObjectStatus `json:"objects"`
 }
 
 // StateProvider is what the ops server needs from the controller.
@@ -43,4 +25,21 @@ type StateProvider interface {
 	DebugState(kind, key string) DebugState
 	// Ready reports whether every key of the first snapshot was attempted, and if not why.
 	Ready() (bool, string)
+}
+
+// Duration is a time.Duration that reads and writes JSON as a string such as "1.5ms".
+type Duration time.Duration
+
+// MarshalJSON implements json.Marshaler.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	v, err := time.ParseDuration(s)
+	*d = Duration(v)
+	return err
 }

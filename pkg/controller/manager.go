@@ -711,7 +711,7 @@ func (m *Manager) record(kr *kindRunner, r Request, out Outcome, start time.Time
 		current := objHash(st.Desired) == hash
 		st.Attempts++
 		st.LastReconcile = start
-		st.LastDuration = dur
+		st.LastDuration = Duration(dur)
 		if out.Result.Observed != nil {
 			st.Observed = out.Result.Observed
 		}
@@ -777,7 +777,7 @@ func (m *Manager) DebugState(kind, key string) DebugState {
 		Time:       time.Now(),
 		Sources:    m.store.Sources(),
 		Queues:     map[v1alpha1.Kind]int{},
-		Objects:    []DebugObject{},
+		Objects:    []ObjectStatus{},
 	}
 	for _, k := range m.order {
 		ds.Queues[k] = m.kinds[k].queue.Len()
@@ -786,16 +786,8 @@ func (m *Manager) DebugState(kind, key string) DebugState {
 		if key != "" && st.Key != key {
 			continue
 		}
-		d := DebugObject{
-			Kind: st.Kind, Key: st.Key, Source: st.Source, Owner: st.Owner,
-			Desired: st.Desired.Redacted(), Conditions: st.Conditions, AppliedHash: st.AppliedHash,
-			Observed: st.Observed, Attempts: st.Attempts, LastError: st.LastError, Terminal: st.Terminal,
-			Held: st.Held, Deleted: st.Deleted, LastReconcile: st.LastReconcile, FirstSeen: st.FirstSeen,
-		}
-		if st.LastDuration > 0 {
-			d.LastDuration = st.LastDuration.String()
-		}
-		ds.Objects = append(ds.Objects, d)
+		st.Desired = st.Desired.Redacted()
+		ds.Objects = append(ds.Objects, st)
 	}
 	return ds
 }

@@ -25,9 +25,9 @@ type ObjectStatus struct {
 	Attempts  int    `json:"attempts"`
 	LastError string `json:"lastError,omitempty"`
 	// Terminal is set when LastError cannot be fixed by retrying.
-	Terminal      bool          `json:"terminal,omitempty"`
-	LastReconcile time.Time     `json:"lastReconcile,omitzero"`
-	LastDuration  time.Duration `json:"lastDurationNanos,omitempty"`
+	Terminal      bool      `json:"terminal,omitempty"`
+	LastReconcile time.Time `json:"lastReconcile,omitzero"`
+	LastDuration  Duration  `json:"lastDuration,omitzero"`
 	// Deleted is set once the object was removed from the node; the entry stays as a tombstone
 	// so that sources can tell "gone" from "never seen".
 	Deleted bool `json:"deleted,omitempty"`

@@ -62,10 +62,10 @@ func FetchState(ctx context.Context, addr, token string) (*controller.DebugState
 	return st, nil
 }
 
-// wireObject shadows DebugObject.Desired: Object.Spec is an interface, so the spec is decoded
+// wireObject shadows ObjectStatus.Desired: Object.Spec is an interface, so the spec is decoded
 // by kind after the envelope.
 type wireObject struct {
-	controller.DebugObject
+	controller.ObjectStatus
 	Desired *wireDesired `json:"desired,omitempty"`
 }
 
@@ -90,9 +90,9 @@ func DecodeState(r io.Reader) (*controller.DebugState, error) {
 		return nil, fmt.Errorf("decode state: %w", err)
 	}
 	st := ws.DebugState
-	st.Objects = make([]controller.DebugObject, 0, len(ws.Objects))
+	st.Objects = make([]controller.ObjectStatus, 0, len(ws.Objects))
 	for _, wo := range ws.Objects {
-		o := wo.DebugObject
+		o := wo.ObjectStatus
 		if d := wo.Desired; d != nil {
 			spec, err := newSpec(d.Kind)
 			if err != nil {

@@ -34,7 +34,7 @@ func (f *fakeState) DebugState(kind, key string) controller.DebugState {
 	f.gotKind, f.gotKey = kind, key
 	f.callCount++
 	st := f.state
-	var objs []controller.DebugObject
+	var objs []controller.ObjectStatus
 	for _, o := range st.Objects {
 		if (kind == "" || string(o.Kind) == kind) && (key == "" || o.Key == key) {
 			objs = append(objs, o)
@@ -70,7 +70,7 @@ func sampleState(t *testing.T) controller.DebugState {
 		Generation: 7, Ready: true, Time: first.Add(time.Hour),
 		Sources: []controller.SourceStatus{{Name: "file", Generation: 7, Objects: 2}},
 		Queues:  map[v1alpha1.Kind]int{v1alpha1.KindTunnel: 1},
-		Objects: []controller.DebugObject{
+		Objects: []controller.ObjectStatus{
 			{Kind: v1alpha1.KindProxyListener, Key: "https/:443", Source: "file", Desired: o.Redacted(), Attempts: 1, FirstSeen: first,
 				Conditions: []v1alpha1.Condition{{Type: v1alpha1.ConditionReady, Status: v1alpha1.ConditionTrue, Reason: v1alpha1.ReasonApplied}}},
 			{Kind: v1alpha1.KindTunnel, Key: "dn1y5tt200", Source: "file", Attempts: 3, LastError: "tunnel dn1y5tt200: set peer: boom", FirstSeen: first,

@@ -17,7 +17,7 @@ import (
 func PrintTable(w io.Writer, st *controller.DebugState, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
 	fmt.Fprintln(tw, "KIND\tKEY\tREADY\tREASON\tAGE\tATTEMPTS")
-	objs := append([]controller.DebugObject(nil), st.Objects...)
+	objs := append([]controller.ObjectStatus(nil), st.Objects...)
 	sort.SliceStable(objs, func(i, j int) bool {
 		ki, kj := kindOrder(objs[i].Kind), kindOrder(objs[j].Kind)
 		if ki != kj {

@@ -43,7 +43,7 @@ func TestPrintTable(t *testing.T) {
 			{Type: v1alpha1.ConditionReady, Status: s, Reason: reason},
 		}
 	}
-	st := &controller.DebugState{Objects: []controller.DebugObject{
+	st := &controller.DebugState{Objects: []controller.ObjectStatus{
 		{Kind: v1alpha1.KindDNSZone, Key: "example.com.", Conditions: cond(v1alpha1.ConditionTrue, v1alpha1.ReasonApplied), FirstSeen: now.Add(-4*24*time.Hour - time.Hour), Attempts: 1},
 		{Kind: v1alpha1.KindTunnel, Key: "dn2", Conditions: cond(v1alpha1.ConditionFalse, v1alpha1.ReasonFailed), FirstSeen: now.Add(-3*time.Minute - 10*time.Second), Attempts: 12},
 		{Kind: v1alpha1.KindBIRDProtocol, Key: "dn1", FirstSeen: now.Add(-5 * time.Second)},
