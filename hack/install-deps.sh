@@ -13,6 +13,13 @@ if [[ "${1:-}" == "--bench" ]]; then
 	pkgs+=("${bench_pkgs[@]}")
 fi
 
+# The kernel lab resolves and downloads Debian's cloud kernel through apt, so the package lists
+# must exist even when no package is missing.
+if [[ $(id -u) -eq 0 ]] && ! compgen -G "/var/lib/apt/lists/*_Packages*" >/dev/null; then
+	echo "install-deps: no apt package lists; running apt-get update"
+	apt-get update -qq -o DPkg::Lock::Timeout=600
+fi
+
 missing=()
 for p in "${pkgs[@]}"; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
