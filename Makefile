@@ -28,10 +28,13 @@ unit:
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags kernellab ./...
 	staticcheck ./...
+	staticcheck -tags kernellab ./...
 
+# The smoke test runs in the same boot so that a lab fault does not look like a tunnel failure.
 kernel-test:
-	hack/kernel-lab/run.sh ./reconcilers/tunnel -test.v -test.run Kernel
+	hack/kernel-lab/run.sh ./hack/kernel-lab/smoketest -test.v --- ./reconcilers/tunnel -test.v -test.run Kernel
 
 # Go benchmarks of the controller core and the DNS hot path.
 bench:
