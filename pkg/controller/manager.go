@@ -96,8 +96,11 @@ type Manager struct {
 	kinds   map[v1alpha1.Kind]*kindRunner
 	order   []v1alpha1.Kind
 
-	mu   sync.Mutex // guards snap, held, delivered, expected, firstKeys
-	snap *Snapshot
+	// updateMu serialises Update calls end to end, so that the status store and the queues see
+	// snapshots in generation order even when two sources answer at once.
+	updateMu sync.Mutex
+	mu       sync.Mutex // guards snap, held, delivered, expected, firstKeys
+	snap     *Snapshot
 	// held is, per source, the deletions the guard holds: kind → key → the held object.
 	held map[string]map[v1alpha1.Kind]map[string]*v1alpha1.Object
 	// delivered marks sources that handed over at least one good answer.
@@ -213,6 +216,8 @@ func (m *Manager) Update(source string, objs v1alpha1.ObjectSet) {
 	if objs == nil {
 		objs = v1alpha1.ObjectSet{}
 	}
+	m.updateMu.Lock()
+	defer m.updateMu.Unlock()
 	m.metrics.sourcePolls.WithLabelValues(source, "ok").Inc()
 	type change struct {
 		kind v1alpha1.Kind

@@ -605,3 +605,36 @@ func TestPlanChangesNothing(t *testing.T) {
 		t.Fatal("plan changed the node")
 	}
 }
+
+// TestConcurrentSourcesConverge: two sources declaring the same key answer at the same time,
+// over and over; the status store must end on the winning source's last spec, Ready.
+func TestConcurrentSourcesConverge(t *testing.T) {
+	node := newFakeNode()
+	m, err := New(Options{Logger: logr.Discard()}, node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.ExpectSources("a", "b")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	var last *v1alpha1.Object
+	for i := 0; i < 300; i++ {
+		oa := widget(t, "k", fmt.Sprintf("a%d", i))
+		ob := widget(t, "k", fmt.Sprintf("b%d", i))
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() { defer wg.Done(); m.Update("a", set(oa)) }()
+		go func() { defer wg.Done(); m.Update("b", set(ob)) }()
+		wg.Wait()
+		last = oa // "a" sorts first and wins
+	}
+	eventually(t, "k ready on a's last spec", func() bool {
+		st, ok := m.Store().Get(kindWidget, "k")
+		return ok && st.Ready() && st.AppliedHash == last.Hash
+	})
+	if v, _ := node.get("k"); v != "a299" {
+		t.Fatalf("node has %q, want a299", v)
+	}
+}
