@@ -344,7 +344,7 @@ func compileZone(apex string, spec *v1alpha1.DNSZoneSpec, serial uint32) (*Compi
 			recordError(fe, i, r, "%v", err)
 			continue
 		}
-		if err := checkTargets(apex, rr); err != nil {
+		if err := checkTargets(rr); err != nil {
 			recordError(fe, i, r, "%v", err)
 			continue
 		}
@@ -422,9 +422,6 @@ func compileZone(apex string, spec *v1alpha1.DNSZoneSpec, serial uint32) (*Compi
 	}
 	addNode(apex)
 	z.soa = buildSOA(apex, z, spec.SOA, soaRR, serial)
-	if soaIndex >= 0 && soaRR.Serial != 0 {
-		z.serial = soaRR.Serial
-	}
 	z.serial = z.soa.Serial
 	apexNode := z.nodes[apex]
 	apexNode.rrsets = append([]*rrset{{typ: dns.TypeSOA, rrs: []dns.RR{z.soa}, index: soaIndex}}, apexNode.rrsets...)
@@ -432,7 +429,7 @@ func compileZone(apex string, spec *v1alpha1.DNSZoneSpec, serial uint32) (*Compi
 }
 
 // checkTargets rejects names in record data that cannot be answered correctly.
-func checkTargets(apex string, rr dns.RR) error {
+func checkTargets(rr dns.RR) error {
 	var target string
 	switch v := rr.(type) {
 	case *dns.CNAME:
@@ -468,7 +465,7 @@ func compileGeo(apex, owner string, typ uint16, ttl uint32, spec *v1alpha1.GeoAn
 			if err != nil {
 				return nil, fmt.Errorf("geo %s: %w", where, err)
 			}
-			if err := checkTargets(apex, rr); err != nil {
+			if err := checkTargets(rr); err != nil {
 				return nil, fmt.Errorf("geo %s: %w", where, err)
 			}
 			c.rrs = append(c.rrs, rr)
