@@ -4,31 +4,20 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"runtime/pprof"
 	"syscall"
 
 	"github.com/go-logr/logr"
-	"gopkg.in/yaml.v3"
 
 	"github.com/edgeagent/edgeagent/api/v1alpha1"
 	"github.com/edgeagent/edgeagent/pkg/dnsserver"
 	"github.com/edgeagent/edgeagent/pkg/geoip"
+	"github.com/edgeagent/edgeagent/pkg/source/file"
 )
-
-type doc struct {
-	Kind     string `yaml:"kind"`
-	Metadata struct {
-		Name string `yaml:"name"`
-	} `yaml:"metadata"`
-	Spec any `yaml:"spec"`
-}
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8053", "listen address")
@@ -84,35 +73,16 @@ func run(addr string, sockets int, geoPath string, files []string) error {
 }
 
 func load(s *dnsserver.Server, path string) error {
-	f, err := os.Open(path)
+	set, err := file.LoadPath("dnsbench", path)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	dec := yaml.NewDecoder(f)
-	for {
-		var d doc
-		if err := dec.Decode(&d); errors.Is(err, io.EOF) {
-			return nil
-		} else if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		if d.Kind != string(v1alpha1.KindDNSZone) {
-			continue
-		}
-		// The spec carries JSON field names; go through JSON to use them.
-		b, err := json.Marshal(d.Spec)
-		if err != nil {
-			return fmt.Errorf("%s: %s: %w", path, d.Metadata.Name, err)
-		}
-		var spec v1alpha1.DNSZoneSpec
-		if err := json.Unmarshal(b, &spec); err != nil {
-			return fmt.Errorf("%s: %s: %w", path, d.Metadata.Name, err)
-		}
-		z, err := s.Compile(d.Metadata.Name, &spec, 1)
+	for _, key := range set.Keys(v1alpha1.KindDNSZone) {
+		z, err := s.Compile(key, set.Get(v1alpha1.KindDNSZone, key).Spec.(*v1alpha1.DNSZoneSpec), 1)
 		if err != nil {
 			return err
 		}
 		s.SetZone(z)
 	}
+	return nil
 }
