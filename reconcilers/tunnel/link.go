@@ -272,22 +272,27 @@ func (r *Reconciler) probeKernelWireGuard() (bool, error) {
 	}
 }
 
+// retryDump runs a netlink dump again when the kernel reports it interrupted (the list changed
+// while it was read), up to five times in all.
+func retryDump[T any](dump func() (T, error)) (T, error) {
+	v, err := dump()
+	for i := 1; i < 5 && errors.Is(err, netlink.ErrDumpInterrupted); i++ {
+		v, err = dump()
+	}
+	return v, err
+}
+
 // listAddrs lists the addresses on the interface with that index. The dump asks the kernel to
 // filter by index (strict checking), so its cost does not grow with the number of tunnels. The
 // prefix length is kept on both sides of a peer address, as deleting an IPv6 address needs it.
 func (r *Reconciler) listAddrs(index int) ([]netlink.Addr, error) {
-	var msgs [][]byte
-	var err error
-	for i := 0; i < 5; i++ {
+	msgs, err := retryDump(func() ([][]byte, error) {
 		req := r.rtRequest(unix.RTM_GETADDR, unix.NLM_F_DUMP)
 		m := nl.NewIfAddrmsg(unix.AF_UNSPEC)
 		m.Index = uint32(index)
 		req.AddData(m)
-		msgs, err = req.Execute(unix.NETLINK_ROUTE, unix.RTM_NEWADDR)
-		if !errors.Is(err, netlink.ErrDumpInterrupted) {
-			break
-		}
-	}
+		return req.Execute(unix.NETLINK_ROUTE, unix.RTM_NEWADDR)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -332,14 +337,9 @@ func (r *Reconciler) listAddrs(index int) ([]netlink.Addr, error) {
 func (r *Reconciler) listOwnRoutes(l netlink.Link) ([]netlink.Route, error) {
 	// With strict checking on the handle the kernel filters the dump by interface and protocol.
 	filter := &netlink.Route{LinkIndex: l.Attrs().Index, Table: unix.RT_TABLE_MAIN, Protocol: unix.RTPROT_BOOT}
-	var rs []netlink.Route
-	var err error
-	for i := 0; i < 5; i++ {
-		rs, err = r.h.RouteListFiltered(netlink.FAMILY_V6, filter, netlink.RT_FILTER_OIF|netlink.RT_FILTER_TABLE|netlink.RT_FILTER_PROTOCOL)
-		if !errors.Is(err, netlink.ErrDumpInterrupted) {
-			break
-		}
-	}
+	rs, err := retryDump(func() ([]netlink.Route, error) {
+		return r.h.RouteListFiltered(netlink.FAMILY_V6, filter, netlink.RT_FILTER_OIF|netlink.RT_FILTER_TABLE|netlink.RT_FILTER_PROTOCOL)
+	})
 	if err != nil {
 		return nil, err
 	}

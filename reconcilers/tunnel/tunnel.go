@@ -202,14 +202,7 @@ func (r *Reconciler) Managed(name string) bool {
 
 // Observed implements controller.Reconciler: the managed-prefix interfaces in the namespace.
 func (r *Reconciler) Observed(ctx context.Context) ([]string, error) {
-	var links []netlink.Link
-	var err error
-	for i := 0; i < 5; i++ {
-		links, err = r.h.LinkList()
-		if !errors.Is(err, netlink.ErrDumpInterrupted) {
-			break
-		}
-	}
+	links, err := retryDump(r.h.LinkList)
 	if err != nil {
 		return nil, fmt.Errorf("tunnel: list interfaces: %w", err)
 	}
