@@ -4,8 +4,6 @@ package birdtest
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net"
 	"os"
@@ -62,13 +60,6 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
-}
-
-// RandSuffix returns a short random hex string for unique names of namespaces and interfaces.
-func RandSuffix() string {
-	b := make([]byte, 3)
-	rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 // Require skips the test when BIRD or root is missing.
