@@ -9,7 +9,7 @@ import (
 	"github.com/edgeagent/edgeagent/pkg/geoip"
 )
 
-// The fast path answers the common parsedQuery (one question, class IN, at most an OPT record with an
+// The fast path answers the common query (one question, class IN, at most an OPT record with an
 // optional ECS option, a name with a prepacked answer that fits) by copying the prepacked
 // message and patching the ID, the RD and CD bits, the question (the client's case) and the OPT
 // record. It does not allocate. Everything else goes to respond, built on miekg/dns.
@@ -18,7 +18,7 @@ import (
 type handler struct {
 	s     *Server
 	shard int
-	name  [256]byte // lower-cased parsedQuery name
+	name  [256]byte // lower-cased query name
 	loc   geoip.Location
 	// cache remembers recent clients' locations: resolvers send the same few subnets.
 	cache [locCacheSize]locEntry
@@ -49,8 +49,8 @@ type parsedQuery struct {
 	ecsBytes int
 }
 
-// handle answers the packet q from src into out and returns the answer's length; 0 means send
-// nothing. maxUDP is 512 for UDP.
+// handle answers the UDP packet q from src into out and returns the answer's length; 0 means send
+// nothing.
 func (h *handler) handle(q []byte, src netip.Addr, out []byte) int {
 	var qq parsedQuery
 	if !h.parse(q, &qq) {
@@ -209,7 +209,7 @@ func (h *handler) negative(t *table, q []byte, src netip.Addr, qq *parsedQuery, 
 	return w
 }
 
-// parse reads the header, question and OPT record of a parsedQuery the fast path can answer; false
+// parse reads the header, question and OPT record of a query the fast path can answer; false
 // sends the packet to the slow path.
 func (h *handler) parse(q []byte, qq *parsedQuery) bool {
 	if len(q) < 17 {
