@@ -67,6 +67,12 @@ type counterShard struct {
 	_ [64 - (nTypes*nRcodes*8)%64]byte
 }
 
+// paddedCounter is one worker's counter alone on its cache line.
+type paddedCounter struct {
+	atomic.Uint64
+	_ [64 - 8]byte
+}
+
 // zoneMetrics are the query counters of one zone label; they outlive zone versions.
 type zoneMetrics struct {
 	zone   string
@@ -104,7 +110,7 @@ type metrics struct {
 	zones  map[string]*zoneMetrics
 	none   *zoneMetrics // queries outside every zone, and malformed ones
 	lat    []latencyShard
-	slow   []counterShard // slow-path answers per shard, index 0 used
+	slow   []paddedCounter // slow-path answers per shard
 
 	queriesDesc, latDesc, slowDesc *prometheus.Desc
 }
@@ -114,7 +120,7 @@ func newMetrics(shards int) *metrics {
 		shards: shards,
 		zones:  map[string]*zoneMetrics{},
 		lat:    make([]latencyShard, shards),
-		slow:   make([]counterShard, shards),
+		slow:   make([]paddedCounter, shards),
 		queriesDesc: prometheus.NewDesc("edgeagent_dns_queries_total",
 			"DNS queries answered, by zone (\"\" outside every zone), query type and response code.",
 			[]string{"zone", "qtype", "rcode"}, nil),
@@ -189,7 +195,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstHistogram(m.latDesc, count, float64(sumNs)/1e9, buckets)
 	var slow uint64
 	for i := range m.slow {
-		slow += m.slow[i].n[0].Load()
+		slow += m.slow[i].Load()
 	}
 	ch <- prometheus.MustNewConstMetric(m.slowDesc, prometheus.CounterValue, float64(slow))
 }

@@ -47,7 +47,7 @@ func (s *Server) respond(req *dns.Msg, src netip.Addr, maxUDP int, loc *geoip.Lo
 	}
 	defer func() {
 		zm.inc(shard, qtype, resp.Rcode)
-		s.metrics.slow[shard%len(s.metrics.slow)].n[0].Add(1)
+		s.metrics.slow[shard%len(s.metrics.slow)].Add(1)
 	}()
 	opt := req.IsEdns0()
 	if opt != nil {
