@@ -64,16 +64,15 @@ func (x *run) doMany(kind writeKind, descs []string, fn func() error) error {
 
 // desiredTunnel is a spec turned into the kernel objects it stands for.
 type desiredTunnel struct {
-	name      string
-	kind      string // link kind: wireguard, tun (userspace wireguard), gre, ip6gre
-	mtu       int
-	gre       greParams
-	addrs     []netlink.Addr
-	route6    netip.Addr // peer IPv6 to route as /128; invalid for none
-	sysctls   []sysctlWant
-	wg        *wgDesired
-	wgc       *wgctrl.Client
-	userspace bool
+	name    string
+	kind    string // link kind: wireguard, tun (userspace wireguard), gre, ip6gre
+	mtu     int
+	gre     greParams
+	addrs   []netlink.Addr
+	route6  netip.Addr // peer IPv6 to route as /128; invalid for none
+	sysctls []sysctlWant
+	wg      *wgDesired
+	wgc     *wgctrl.Client
 }
 
 func (r *Reconciler) run(ctx context.Context, x *run, desired *v1alpha1.Object) (*Observed, time.Duration, error) {
@@ -119,7 +118,7 @@ func (r *Reconciler) desire(name string, spec *v1alpha1.TunnelSpec) (*desiredTun
 		d.wg, d.wgc = w, c
 		d.kind = kindWireGuard
 		if !kernel {
-			d.kind, d.userspace = kindTUN, true
+			d.kind = kindTUN
 		}
 	case v1alpha1.TunnelGRE, v1alpha1.TunnelIP6GRE:
 		d.kind = string(spec.Type)
@@ -342,7 +341,7 @@ func (r *Reconciler) linkMismatch(st *linkState, d *desiredTunnel) string {
 	if st.kind != d.kind {
 		return fmt.Sprintf("type %s, want %s", orNone(st.kind), d.kind)
 	}
-	if d.userspace {
+	if d.kind == kindTUN {
 		dev := r.devs.Get(d.name)
 		if dev == nil || dev.Index() != st.link.Attrs().Index {
 			return "tun device not run by this agent"
