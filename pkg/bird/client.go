@@ -58,6 +58,10 @@ type Client struct {
 type conn struct {
 	nc net.Conn
 	rr *replyReader
+	// interrupted is set when ctx ended during a command: the deadline reset that ends a read
+	// runs in its own goroutine and may land after the command returned, so the connection must
+	// not carry another command.
+	interrupted bool
 }
 
 // New returns a client for opts.Socket. It does not dial: the first command does, so the agent
@@ -175,7 +179,11 @@ func (cn *conn) do(ctx context.Context, cmd string) (Reply, error) {
 		cn.nc.SetDeadline(time.Time{})
 	}
 	stop := context.AfterFunc(ctx, func() { cn.nc.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
+	defer func() {
+		if !stop() {
+			cn.interrupted = true
+		}
+	}()
 	if _, err := io.WriteString(cn.nc, cmd+"\n"); err != nil {
 		return Reply{}, err
 	}
@@ -203,7 +211,7 @@ func (c *Client) get(ctx context.Context) (*conn, bool, error) {
 }
 
 func (c *Client) put(cn *conn) {
-	if c.closed.Load() {
+	if c.closed.Load() || cn.interrupted {
 		cn.nc.Close()
 		<-c.sem
 		return
