@@ -88,11 +88,7 @@ func (db *DB) Close() error {
 // address the database does not know, loc has no country and no continent. It does not allocate
 // when loc does not escape per call (keep one per goroutine).
 func (db *DB) LookupInto(addr netip.Addr, loc *Location) error {
-	loc.Country.ISOCode = ""
-	loc.RegisteredCountry.ISOCode = ""
-	loc.Continent.Code = ""
-	loc.Found = false
-	loc.PrefixLen = 0
+	*loc = Location{}
 	if db == nil || db.reader == nil || !addr.IsValid() {
 		return nil
 	}
