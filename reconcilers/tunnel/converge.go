@@ -186,8 +186,8 @@ func (r *Reconciler) converge(ctx context.Context, x *run, d *desiredTunnel) (*O
 		}
 		created = true
 		if !x.dry {
-			if st, err = r.getLink(name); err != nil || st == nil {
-				return nil, 0, fmt.Errorf("tunnel %s: find interface after create: %v", name, err)
+			if st, err = r.readBack(name); err != nil {
+				return nil, 0, fmt.Errorf("tunnel %s: find interface after create: %w", name, err)
 			}
 		}
 	}
@@ -315,8 +315,8 @@ func (r *Reconciler) converge(ctx context.Context, x *run, d *desiredTunnel) (*O
 		return r.observed(st, have, routes, wgDev), requeue, nil
 	}
 	// Read back only what was written to.
-	if st, err = r.getLink(name); err != nil || st == nil {
-		return nil, 0, fmt.Errorf("tunnel %s: get interface: %v", name, err)
+	if st, err = r.readBack(name); err != nil {
+		return nil, 0, fmt.Errorf("tunnel %s: get interface: %w", name, err)
 	}
 	if addrsChanged {
 		if have, err = r.listAddrs(st.link.Attrs().Index); err != nil {
@@ -334,6 +334,15 @@ func (r *Reconciler) converge(ctx context.Context, x *run, d *desiredTunnel) (*O
 		}
 	}
 	return r.observed(st, have, routes, wgDev), requeue, nil
+}
+
+// readBack reads an interface this run just created or changed; its absence is an error.
+func (r *Reconciler) readBack(name string) (*linkState, error) {
+	st, err := r.getLink(name)
+	if err == nil && st == nil {
+		err = errors.New("no such interface")
+	}
+	return st, err
 }
 
 // linkMismatch says why an existing link cannot be converged in place ("" when it can).
