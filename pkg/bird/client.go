@@ -91,9 +91,6 @@ func New(opts Options) (*Client, error) {
 	return c, nil
 }
 
-// Socket is the control socket path.
-func (c *Client) Socket() string { return c.opts.Socket }
-
 // Version is the BIRD version from the last banner ("2.0.12"), or "" before the first dial.
 func (c *Client) Version() string { return c.version.Load().(string) }
 
