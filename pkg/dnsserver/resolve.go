@@ -173,27 +173,6 @@ func (z *CompiledZone) negativeSOA() dns.RR {
 	return soa
 }
 
-// clientPicker picks geo records for one client.
-type clientPicker struct {
-	country, continent string
-	hash               uint32
-	usedGeo, weighted  bool
-}
-
-func (p *clientPicker) pick(g *geoRRset) []dns.RR {
-	p.usedGeo = true
-	c := g.choose(p.country, p.continent)
-	if c == nil {
-		return nil
-	}
-	if c.cum == nil {
-		return c.rrs
-	}
-	p.weighted = true
-	i := c.pick(p.hash)
-	return c.rrs[i : i+1]
-}
-
 // probePicker records which geo record sets an answer depends on.
 type probePicker struct {
 	first *geoRRset

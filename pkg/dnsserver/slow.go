@@ -99,9 +99,8 @@ func (s *Server) respond(req *dns.Msg, src netip.Addr, maxUDP int, loc *geoip.Lo
 		}
 		srcBits = int(ecs.SourceNetmask)
 	}
-	p := &clientPicker{}
-	lazy := &lazyPicker{s: s, inner: p, client: client, loc: loc}
-	res := z.resolve(qname, q.Qtype, lazy)
+	p := &clientPicker{s: s, client: client, loc: loc}
+	res := z.resolve(qname, q.Qtype, p)
 	resp.Authoritative = res.aa
 	resp.Rcode = res.rcode
 	resp.Answer, resp.Ns, resp.Extra = res.answer, res.ns, res.extra
@@ -118,26 +117,35 @@ func (s *Server) respond(req *dns.Msg, src netip.Addr, maxUDP int, loc *geoip.Lo
 	return s.finish(resp, req, opt, ecs, scope, maxUDP)
 }
 
-// lazyPicker looks the client up only when an answer depends on location.
-type lazyPicker struct {
+// clientPicker picks geo records for one client. It looks the client up on its first pick, so
+// only answers that depend on location pay for the lookup.
+type clientPicker struct {
 	s      *Server
-	inner  *clientPicker
 	client netip.Addr
 	loc    *geoip.Location
-	done   bool
+	hash   uint32
+	// usedGeo: the answer depends on location (and loc is filled); weighted: on a weighted pick.
+	usedGeo, weighted bool
 }
 
-func (l *lazyPicker) pick(g *geoRRset) []dns.RR {
-	if !l.done {
-		l.done = true
-		if err := l.s.opts.GeoIP.LookupInto(l.client, l.loc); err != nil {
-			l.s.log.V(1).Info("geoip lookup failed", "client", l.client.String(), "err", err.Error())
+func (p *clientPicker) pick(g *geoRRset) []dns.RR {
+	if !p.usedGeo {
+		p.usedGeo = true
+		if err := p.s.opts.GeoIP.LookupInto(p.client, p.loc); err != nil {
+			p.s.log.V(1).Info("geoip lookup failed", "client", p.client.String(), "err", err.Error())
 		}
-		l.inner.country = l.loc.CountryCode()
-		l.inner.continent = l.loc.ContinentCode()
-		l.inner.hash = clientHash(l.client)
+		p.hash = clientHash(p.client)
 	}
-	return l.inner.pick(g)
+	c := g.choose(p.loc.CountryCode(), p.loc.ContinentCode())
+	if c == nil {
+		return nil
+	}
+	if c.cum == nil {
+		return c.rrs
+	}
+	p.weighted = true
+	i := c.pick(p.hash)
+	return c.rrs[i : i+1]
 }
 
 // validECS checks an ECS option of a query (RFC 7871 section 7.1.1).
