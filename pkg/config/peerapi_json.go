@@ -336,7 +336,7 @@ func ParsePeerAPIJSON(name string, data []byte) (*Config, []Warning, error) {
 	trimmed := bytes.TrimLeft(data, " \t\r\n")
 	top, err := members(data, len(data)-len(trimmed), bytes.TrimSpace(trimmed))
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %s", name, err)
+		return nil, nil, fmt.Errorf("%s: %w", name, err)
 	}
 	type alias struct {
 		f    legacyField
@@ -362,7 +362,7 @@ func ParsePeerAPIJSON(name string, data []byte) (*Config, []Warning, error) {
 		}
 		fields, err := members(data, sm.off, sm.raw)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s line %d: %s: %s", name, sm.line, sec.name, err))
+			errs = append(errs, fmt.Errorf("%s line %d: %s: %w", name, sm.line, sec.name, err))
 			continue
 		}
 		for _, fm := range fields {
