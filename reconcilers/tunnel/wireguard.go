@@ -145,7 +145,7 @@ func (r *Reconciler) convergeWireGuard(ctx context.Context, x *run, d *desiredTu
 			peerLines = append(peerLines, fmt.Sprintf("allowed-ips %s -> %s", orNone(allowedKey(peer.AllowedIPs)), orNone(allowedKey(w.allowed))))
 		}
 	}
-	ep, epLine, requeue, err := r.endpointChange(ctx, name, w, peer)
+	ep, epLine, requeue, err := r.endpointChange(ctx, x, w, peer)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -189,8 +189,9 @@ func (r *Reconciler) convergeWireGuard(ctx context.Context, x *run, d *desiredTu
 //   - Otherwise (spec changed, agent restarted, no endpoint yet): resolve, and set unless the
 //     current endpoint is one of the answers.
 //
-// It also returns when to look again for staleness.
-func (r *Reconciler) endpointChange(ctx context.Context, name string, w *wgDesired, peer *wgtypes.Peer) (*net.UDPAddr, string, time.Duration, error) {
+// It also returns when to look again for staleness. A dry run (Plan) records nothing.
+func (r *Reconciler) endpointChange(ctx context.Context, x *run, w *wgDesired, peer *wgtypes.Peer) (*net.UDPAddr, string, time.Duration, error) {
+	name := x.name
 	if w.endpoint == "" {
 		return nil, "", 0, nil
 	}
@@ -249,7 +250,7 @@ func (r *Reconciler) endpointChange(ctx context.Context, name string, w *wgDesir
 	case stale && isName:
 		return target, fmt.Sprintf("endpoint %s -> %s (handshake stale, %s re-resolved)", endpointString(cur), target, host), r.opts.StaleHandshake, nil
 	case match:
-		if !known {
+		if !known && !x.dry {
 			r.epMu.Lock()
 			r.eps[name] = endpointRecord{spec: w.endpoint, setAt: now}
 			r.epMu.Unlock()
