@@ -44,14 +44,6 @@ type AgentServer struct {
 	srv     *http.Server
 }
 
-type clientIPKey struct{}
-
-// ClientIP returns the request's client address as the server's real-IP logic decided it.
-func ClientIP(r *http.Request) string {
-	s, _ := r.Context().Value(clientIPKey{}).(string)
-	return s
-}
-
 // NewAgentServer checks the options and opens the listener, so that a bad address fails at
 // start and tests can read Addr before Run.
 func NewAgentServer(o ServerOptions) (*AgentServer, error) {
@@ -166,7 +158,6 @@ func (s *AgentServer) middleware(next http.Handler) http.Handler {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, s.o.BodyLimit)
-		r = r.WithContext(context.WithValue(r.Context(), clientIPKey{}, ip))
 		s.o.Logger.V(1).Info("agent api request", "method", r.Method, "path", r.URL.Path, "client", ip)
 		next.ServeHTTP(w, r)
 	})
