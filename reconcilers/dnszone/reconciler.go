@@ -96,6 +96,23 @@ func (r *Reconciler) serial(cur *dnsserver.CompiledZone) uint32 {
 	return s
 }
 
+// compile returns the version of the zone that desired asks for, or nil when cur already serves
+// it. Every error is terminal: only a new spec can fix it.
+func (r *Reconciler) compile(key string, desired *v1alpha1.Object, cur *dnsserver.CompiledZone) (*dnsserver.CompiledZone, error) {
+	s, err := spec(key, desired)
+	if err != nil {
+		return nil, err
+	}
+	if cur != nil && cur.SpecHash() == desired.Hash && desired.Hash != "" {
+		return nil, nil
+	}
+	z, err := r.srv.Compile(key, s, r.serial(cur))
+	if err != nil {
+		return nil, controller.Terminal(err)
+	}
+	return z, nil
+}
+
 // Reconcile implements controller.Reconciler.
 func (r *Reconciler) Reconcile(ctx context.Context, key string, desired *v1alpha1.Object) (controller.Result, error) {
 	cur := r.srv.Zone(key)
@@ -106,17 +123,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, key string, desired *v1alpha
 		}
 		return controller.Result{}, nil
 	}
-	s, err := spec(key, desired)
-	if err != nil {
+	z, err := r.compile(key, desired, cur)
+	if err != nil || z == nil {
+		// Unchanged, or a bad spec: the previous good version (if any) stays served.
 		return controller.Result{Observed: r.observed(cur)}, err
-	}
-	if cur != nil && cur.SpecHash() == desired.Hash && desired.Hash != "" {
-		return controller.Result{Observed: r.observed(cur)}, nil
-	}
-	z, err := r.srv.Compile(key, s, r.serial(cur))
-	if err != nil {
-		// The previous good version (if any) stays served.
-		return controller.Result{Observed: r.observed(cur)}, controller.Terminal(err)
 	}
 	r.srv.SetZone(z)
 	r.log.Info("zone loaded", "zone", key, "serial", z.Serial(), "records", z.Records())
@@ -132,15 +142,8 @@ func (r *Reconciler) Plan(ctx context.Context, key string, desired *v1alpha1.Obj
 		}
 		return []string{fmt.Sprintf("remove zone %s (serial %d, %d records)", key, cur.Serial(), cur.Records())}, nil
 	}
-	s, err := spec(key, desired)
-	if err != nil {
-		return nil, err
-	}
-	if cur != nil && cur.SpecHash() == desired.Hash && desired.Hash != "" {
-		return nil, nil
-	}
-	z, err := r.srv.Compile(key, s, r.serial(cur))
-	if err != nil {
+	z, err := r.compile(key, desired, cur)
+	if err != nil || z == nil {
 		return nil, err
 	}
 	if cur == nil {
