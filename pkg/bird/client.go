@@ -215,6 +215,10 @@ func (c *Client) put(cn *conn) {
 	}
 	select {
 	case c.idle <- cn:
+		if c.closed.Load() {
+			// Close drained the pool between the check above and the send.
+			c.Close()
+		}
 	default:
 		cn.nc.Close()
 	}
