@@ -2,8 +2,9 @@ package dnsserver
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -403,11 +404,7 @@ func compileZone(apex string, spec *v1alpha1.DNSZoneSpec, serial uint32) (*Compi
 		return nil, err
 	}
 	// Empty non-terminals exist: a query for them is NODATA, not NXDOMAIN.
-	names := make([]string, 0, len(z.nodes))
-	for name := range z.nodes {
-		names = append(names, name)
-	}
-	for _, name := range names {
+	for _, name := range slices.Collect(maps.Keys(z.nodes)) { // a copy: addNode adds to z.nodes
 		if strings.HasPrefix(name, "*.") {
 			z.wildcard = true
 		}
@@ -480,15 +477,7 @@ func compileGeo(apex, owner string, typ uint16, ttl uint32, spec *v1alpha1.GeoAn
 		}
 		return c, nil
 	}
-	keys := func(m map[string][]v1alpha1.WeightedValue) []string {
-		ks := make([]string, 0, len(m))
-		for k := range m {
-			ks = append(ks, k)
-		}
-		sort.Strings(ks)
-		return ks
-	}
-	for _, k := range keys(spec.Countries) {
+	for _, k := range slices.Sorted(maps.Keys(spec.Countries)) {
 		cc := strings.ToUpper(strings.TrimSpace(k))
 		if len(cc) != 2 || cc[0] < 'A' || cc[0] > 'Z' || cc[1] < 'A' || cc[1] > 'Z' {
 			return nil, fmt.Errorf("geo country %q: must be an ISO 3166 alpha-2 code", k)
@@ -499,7 +488,7 @@ func compileGeo(apex, owner string, typ uint16, ttl uint32, spec *v1alpha1.GeoAn
 		}
 		g.countries[cc] = c
 	}
-	for _, k := range keys(spec.Continents) {
+	for _, k := range slices.Sorted(maps.Keys(spec.Continents)) {
 		cc := strings.ToUpper(strings.TrimSpace(k))
 		if !continentCodes[cc] {
 			return nil, fmt.Errorf("geo continent %q: must be one of AF, AN, AS, EU, NA, OC, SA", k)

@@ -7,9 +7,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"runtime"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -151,13 +152,7 @@ func (s *Server) DeleteZone(apex string) bool {
 
 // Zones lists the apexes served, sorted.
 func (s *Server) Zones() []string {
-	t := s.table.Load()
-	out := make([]string, 0, len(t.zones))
-	for apex := range t.zones {
-		out = append(out, apex)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(s.table.Load().zones))
 }
 
 // Zone returns the served version of apex, or nil.
