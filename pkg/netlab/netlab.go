@@ -203,19 +203,13 @@ func onNewThread(fn func() error) error {
 // belong to the namespace for their whole life; processes fn starts (exec.Cmd.Start) are born
 // in it. Goroutines fn starts do NOT inherit the namespace.
 func (n *Namespace) Do(fn func() error) error {
-	return Do(n.ns, fn)
-}
-
-// Do runs fn on an OS thread moved into the namespace ns and waits for it; see (*Namespace).Do.
-// It is exported so code holding a bare netns handle can use the same thread discipline.
-func Do(ns netns.NsHandle, fn func() error) error {
 	return onNewThread(func() error {
 		orig, err := netns.Get()
 		if err != nil {
 			return fmt.Errorf("get current namespace: %w", err)
 		}
 		defer orig.Close()
-		if err := netns.Set(ns); err != nil {
+		if err := netns.Set(n.ns); err != nil {
 			return fmt.Errorf("enter namespace: %w", err)
 		}
 		ferr := fn()
