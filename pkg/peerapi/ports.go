@@ -1,17 +1,16 @@
 package peerapi
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
-	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/edgeagent/edgeagent/pkg/source/persist"
 )
 
 // PortOptions configure PortReservations.
@@ -32,10 +31,9 @@ type PortOptions struct {
 // /info answer (until its JWT expires) or owned by a session for as long as the session exists.
 // It is safe for concurrent use.
 type PortReservations struct {
-	o    PortOptions
-	path string
-	mu   sync.Mutex
-	res  map[int]portEntry
+	o   PortOptions
+	mu  sync.Mutex
+	res map[int]portEntry
 	// bySession indexes the permanent entries of res.
 	bySession map[string]int
 }
@@ -51,7 +49,8 @@ type portEntry struct {
 // ErrPortTaken is returned when a session claims a port another session owns.
 var ErrPortTaken = errors.New("port is owned by another session")
 
-const portsFile = "wireguard-ports.json"
+// portsFile is the persist name of the reservation file, <StateDir>/wireguard-ports.json.
+const portsFile = "wireguard-ports"
 
 // OpenPortReservations loads the reservations from the state directory (none if the file does
 // not exist yet).
@@ -71,26 +70,19 @@ func OpenPortReservations(o PortOptions) (*PortReservations, error) {
 	if o.Free == nil {
 		o.Free = udpPortFree
 	}
-	p := &PortReservations{o: o, path: filepath.Join(o.StateDir, portsFile), res: map[int]portEntry{}, bySession: map[string]int{}}
-	b, err := os.ReadFile(p.path)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-	case err != nil:
+	p := &PortReservations{o: o, res: map[int]portEntry{}, bySession: map[string]int{}}
+	var m map[string]portEntry
+	if _, err := persist.Load(o.StateDir, portsFile, &m); err != nil {
 		return nil, fmt.Errorf("port reservations: %w", err)
-	default:
-		var m map[string]portEntry
-		if err := json.Unmarshal(b, &m); err != nil {
-			return nil, fmt.Errorf("port reservations: decode %s: %w", p.path, err)
+	}
+	for k, v := range m {
+		n, err := strconv.Atoi(k)
+		if err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("port reservations: decode %s: bad port %q", persist.Path(o.StateDir, portsFile), k)
 		}
-		for k, v := range m {
-			n, err := strconv.Atoi(k)
-			if err != nil || n < 1 || n > 65535 {
-				return nil, fmt.Errorf("port reservations: decode %s: bad port %q", p.path, k)
-			}
-			p.res[n] = v
-			if v.Session != "" {
-				p.bySession[v.Session] = n
-			}
+		p.res[n] = v
+		if v.Session != "" {
+			p.bySession[v.Session] = n
 		}
 	}
 	return p, nil
@@ -245,40 +237,8 @@ func (p *PortReservations) saveLocked() error {
 	for port, e := range p.res {
 		m[strconv.Itoa(port)] = e
 	}
-	if err := writeFileAtomic(p.path, m); err != nil {
+	if err := persist.Save(p.o.StateDir, portsFile, m); err != nil {
 		return fmt.Errorf("port reservations: %w", err)
-	}
-	return nil
-}
-
-// writeFileAtomic writes v as JSON to path through a temporary file and a rename, so a crash
-// leaves either the old or the new file.
-func writeFileAtomic(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode %s: %w", path, err)
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("save %s: %w", path, err)
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("save %s: %w", path, err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("save %s: %w", path, err)
 	}
 	return nil
 }
