@@ -23,6 +23,7 @@ const (
 	writeWireGuard
 	writeSysctl
 	writeDevice
+	numWriteKinds
 )
 
 // run is one Reconcile or Plan of one key. In dry mode it only records what it would change.
@@ -45,21 +46,17 @@ func (x *run) doMany(kind writeKind, descs []string, fn func() error) error {
 	if x.dry {
 		return nil
 	}
-	x.writes++
-	switch kind {
-	case writeNetlink:
-		x.r.counts.netlink.Add(1)
-	case writeWireGuard:
-		x.r.counts.wireguard.Add(1)
-	case writeSysctl:
-		x.r.counts.sysctl.Add(1)
-	case writeDevice:
-		x.r.counts.device.Add(1)
-	}
+	x.count(kind, 1)
 	if err := fn(); err != nil {
 		return fmt.Errorf("tunnel %s: %s: %w", x.name, descs[0], err)
 	}
 	return nil
+}
+
+// count adds n writes of kind to the run and to the reconciler's totals.
+func (x *run) count(kind writeKind, n int) {
+	x.writes += n
+	x.r.counts[kind].Add(uint64(n))
 }
 
 // desiredTunnel is a spec turned into the kernel objects it stands for.
@@ -208,8 +205,7 @@ func (r *Reconciler) converge(ctx context.Context, x *run, d *desiredTunnel) (*O
 	}
 	if len(pending) > 0 && !x.dry {
 		// One trip into the namespace for all of them; each write still counts.
-		x.writes += len(pending)
-		r.counts.sysctl.Add(uint64(len(pending)))
+		x.count(writeSysctl, len(pending))
 		if err := r.writeSysctls(pending); err != nil {
 			return nil, 0, fmt.Errorf("tunnel %s: %w", name, err)
 		}

@@ -97,7 +97,7 @@ type Reconciler struct {
 	epMu sync.Mutex
 	eps  map[string]endpointRecord
 
-	counts struct{ netlink, wireguard, sysctl, device atomic.Uint64 }
+	counts [numWriteKinds]atomic.Uint64
 }
 
 var _ controller.Reconciler = (*Reconciler)(nil)
@@ -188,10 +188,10 @@ func (r *Reconciler) Kind() v1alpha1.Kind { return v1alpha1.KindTunnel }
 // Writes returns the writes made since New.
 func (r *Reconciler) Writes() Writes {
 	return Writes{
-		Netlink:   r.counts.netlink.Load(),
-		WireGuard: r.counts.wireguard.Load(),
-		Sysctl:    r.counts.sysctl.Load(),
-		Device:    r.counts.device.Load(),
+		Netlink:   r.counts[writeNetlink].Load(),
+		WireGuard: r.counts[writeWireGuard].Load(),
+		Sysctl:    r.counts[writeSysctl].Load(),
+		Device:    r.counts[writeDevice].Load(),
 	}
 }
 
