@@ -36,9 +36,6 @@ func (s SessionStatus) String() string {
 	return "STATUS_" + strconv.Itoa(int(s))
 }
 
-// Valid reports whether s is one of the eight statuses the center accepts in /modify.
-func (s SessionStatus) Valid() bool { return s >= 0 && s <= 7 }
-
 // Link types the agent configures.
 const (
 	LinkWireGuard = "wireguard"
