@@ -105,14 +105,14 @@ func (h *Heartbeater) Collect(ctx context.Context) Heartbeat {
 	}
 	if h.o.BIRD != nil {
 		if s, err := h.o.BIRD.ShowStatusText(ctx); err == nil {
-			hb.RS = StripReplyCodes(s)
+			hb.RS = stripReplyCodes(s)
 		} else {
 			log.Info("heartbeat: bird show status", "err", err)
 		}
 	}
 	if len(h.o.WANInterfaces) > 0 {
 		if b, err := os.ReadFile(filepath.Join(h.o.ProcRoot, "net", "dev")); err == nil {
-			dev := ParseNetDev(b)
+			dev := parseNetDev(b)
 			for _, ifn := range h.o.WANInterfaces {
 				c := dev[ifn]
 				hb.TX += c.TX
@@ -147,12 +147,12 @@ func (h *Heartbeater) socketRows(name string) int {
 	return n
 }
 
-// Counters are an interface's byte counters.
-type Counters struct{ RX, TX uint64 }
+// counters are an interface's byte counters.
+type counters struct{ RX, TX uint64 }
 
-// ParseNetDev parses /proc/net/dev into byte counters by interface.
-func ParseNetDev(b []byte) map[string]Counters {
-	out := map[string]Counters{}
+// parseNetDev parses /proc/net/dev into byte counters by interface.
+func parseNetDev(b []byte) map[string]counters {
+	out := map[string]counters{}
 	for _, line := range strings.Split(string(b), "\n") {
 		name, rest, ok := strings.Cut(line, ":")
 		if !ok {
@@ -167,16 +167,16 @@ func ParseNetDev(b []byte) map[string]Counters {
 		if err1 != nil || err2 != nil {
 			continue
 		}
-		out[strings.TrimSpace(name)] = Counters{RX: rx, TX: tx}
+		out[strings.TrimSpace(name)] = counters{RX: rx, TX: tx}
 	}
 	return out
 }
 
 var replyCode = regexp.MustCompile(`^\d{4}[ -]`)
 
-// StripReplyCodes removes BIRD's 4-digit reply codes (and the leading space of continuation
+// stripReplyCodes removes BIRD's 4-digit reply codes (and the leading space of continuation
 // lines) from a control-socket reply, leaving the text a human sees in birdc.
-func StripReplyCodes(s string) string {
+func stripReplyCodes(s string) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	for i, l := range lines {
 		switch {
