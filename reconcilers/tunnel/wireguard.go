@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -209,23 +210,23 @@ func (r *Reconciler) endpointChange(ctx context.Context, x *run, w *wgDesired, p
 	rec, haveRec := r.eps[name]
 	r.epMu.Unlock()
 	now := time.Now()
-	stale, requeue := false, r.opts.StaleHandshake
+	// Staleness counts from the peer's last handshake or, with none, from our last set.
+	var since time.Time
 	if peer != nil {
-		if !peer.LastHandshakeTime.IsZero() {
-			age := now.Sub(peer.LastHandshakeTime)
-			stale = age > r.opts.StaleHandshake
-			if !stale {
-				requeue = r.opts.StaleHandshake - age + time.Second
-			}
-		} else if haveRec && rec.spec == w.endpoint {
-			age := now.Sub(rec.setAt)
-			stale = age > r.opts.StaleHandshake
-			if !stale {
-				requeue = r.opts.StaleHandshake - age + time.Second
-			}
+		since = peer.LastHandshakeTime
+		if since.IsZero() && haveRec && rec.spec == w.endpoint {
+			since = rec.setAt
 		}
 	}
-	if !isName && requeue == r.opts.StaleHandshake && !stale {
+	stale, requeue := false, r.opts.StaleHandshake
+	switch {
+	case !since.IsZero():
+		age := now.Sub(since)
+		stale = age > r.opts.StaleHandshake
+		if !stale {
+			requeue = r.opts.StaleHandshake - age + time.Second
+		}
+	case !isName:
 		requeue = 0 // an IP endpoint has nothing to re-resolve until something changes
 	}
 
@@ -237,14 +238,7 @@ func (r *Reconciler) endpointChange(ctx context.Context, x *run, w *wgDesired, p
 	if err != nil {
 		return nil, "", 0, fmt.Errorf("tunnel %s: resolve endpoint %s: %w", name, w.endpoint, err)
 	}
-	match := false
-	if cur.IsValid() && int(cur.Port()) == port {
-		for _, a := range addrs {
-			if a == cur.Addr() {
-				match = true
-			}
-		}
-	}
+	match := cur.IsValid() && int(cur.Port()) == port && slices.Contains(addrs, cur.Addr())
 	target := &net.UDPAddr{IP: addrs[0].AsSlice(), Port: port}
 	switch {
 	case stale && isName:
