@@ -2,6 +2,7 @@ package peerapi
 
 import (
 	"context"
+	"maps"
 	"math/rand/v2"
 	"sort"
 	"time"
@@ -72,7 +73,7 @@ func (s *Source) reportLoop(ctx context.Context) {
 			s.log.Info("reported session status", "session", r.session, "status", r.status.String(), "error", r.err)
 			s.mu.Lock()
 			s.reported[r.session] = reportRecord{Status: r.status, Error: r.err, At: s.o.Now()}
-			saved := copyReported(s.reported)
+			saved := maps.Clone(s.reported)
 			s.mu.Unlock()
 			if err := persist.Save(s.o.StateDir, reportsFile, saved); err != nil {
 				s.log.Error(err, "persist last reports")
@@ -110,17 +111,14 @@ func (s *Source) reportLoop(ctx context.Context) {
 // center asked for waits for the deletion guard.
 func (s *Source) dueReports() (out []report, heldDelete bool) {
 	s.mu.Lock()
-	intents := make(map[string]intent, len(s.intents))
-	for k, v := range s.intents {
-		intents[k] = v
-	}
+	intents := maps.Clone(s.intents)
 	// Forget sessions with nothing to report (gone, or in a status the agent does not report).
 	for id := range s.reported {
 		if _, ok := intents[id]; !ok {
 			delete(s.reported, id)
 		}
 	}
-	reported := copyReported(s.reported)
+	reported := maps.Clone(s.reported)
 	s.mu.Unlock()
 
 	ids := make([]string, 0, len(intents))
@@ -202,12 +200,4 @@ func failed(o *controller.ObjectStatus) bool {
 	c := v1alpha1.FindCondition(o.Conditions, v1alpha1.ConditionReady)
 	return o.LastError != "" && c != nil && c.Status == v1alpha1.ConditionFalse &&
 		(c.Reason == v1alpha1.ReasonFailed || c.Reason == v1alpha1.ReasonInvalid)
-}
-
-func copyReported(m map[string]reportRecord) map[string]reportRecord {
-	c := make(map[string]reportRecord, len(m))
-	for k, v := range m {
-		c[k] = v
-	}
-	return c
 }
