@@ -100,13 +100,7 @@ func (d *SessionData) UnmarshalJSON(b []byte) error {
 		if s == "" {
 			return nil
 		}
-		type plain SessionData
-		var p plain
-		if err := json.Unmarshal([]byte(s), &p); err != nil {
-			return fmt.Errorf("session data: %w", err)
-		}
-		*d = SessionData(p)
-		return nil
+		b = []byte(s)
 	}
 	type plain SessionData
 	var p plain
