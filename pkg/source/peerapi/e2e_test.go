@@ -439,7 +439,15 @@ func TestEndToEnd(t *testing.T) {
 		// process, so only kernel interfaces (kernel WireGuard, GRE) survive a real restart.
 		ag = startAgent(top, nodeBIRD.Socket, nodeBIRD.PeerDir, stateDir, tunRec, client, tr, log)
 		cur.Store(ag.src)
-		eventually(t, "manager ready", 30*time.Second, func() bool { ok, _ := ag.mgr.Ready(); return ok })
+		why := ""
+		eventually(t, "manager ready", 30*time.Second, func() bool {
+			ok, reason := ag.mgr.Ready()
+			if reason != why {
+				why = reason
+				t.Logf("manager not ready yet: %s", reason)
+			}
+			return ok
+		})
 		n := ag.src.Syncs()
 		ag.src.TriggerSync()
 		eventually(t, "a sync", 30*time.Second, func() bool { return ag.src.Syncs() > n })
