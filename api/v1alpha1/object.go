@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 )
 
 // Kind names a resource kind.
@@ -146,4 +147,13 @@ func NewSpec(kind Kind) Spec {
 		return &WAFScriptSpec{}
 	}
 	return nil
+}
+
+// KindList names every kind, comma-separated, for error messages.
+func KindList() string {
+	s := make([]string, len(Kinds))
+	for i, k := range Kinds {
+		s[i] = string(k)
+	}
+	return strings.Join(s, ", ")
 }

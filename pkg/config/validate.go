@@ -140,7 +140,7 @@ func (c *Config) Validate() error {
 	ck.positive("controller.shutdownTimeout", cc.ShutdownTimeout)
 	for k, n := range cc.Workers {
 		if !knownKind(k) {
-			ck.add("controller.workers."+k, k, "unknown kind; kinds: %s", kindList())
+			ck.add("controller.workers."+k, k, "unknown kind; kinds: %s", v1alpha1.KindList())
 		} else if n < 1 || n > 256 {
 			ck.add("controller.workers."+k, strconv.Itoa(n), "must be 1-256")
 		}
@@ -346,14 +346,6 @@ func knownKind(k string) bool {
 		}
 	}
 	return false
-}
-
-func kindList() string {
-	s := make([]string, len(v1alpha1.Kinds))
-	for i, k := range v1alpha1.Kinds {
-		s[i] = string(k)
-	}
-	return strings.Join(s, ", ")
 }
 
 // OpsToken returns the ops bearer token from ops.token or ops.tokenFile ("" when neither).

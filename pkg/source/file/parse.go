@@ -23,14 +23,6 @@ const APIVersion = "edgeagent.io/v1alpha1"
 // Extensions are the file name extensions read from a directory.
 var Extensions = []string{".yaml", ".yml", ".json"}
 
-func kindNames() string {
-	s := make([]string, len(v1alpha1.Kinds))
-	for i, k := range v1alpha1.Kinds {
-		s[i] = string(k)
-	}
-	return strings.Join(s, ", ")
-}
-
 // Input is one file's name and content.
 type Input struct {
 	Name string
@@ -260,9 +252,9 @@ func decodeObject(source, file string, n *yaml.Node) (*v1alpha1.Object, error) {
 	kind := v1alpha1.Kind(kindS)
 	spec := v1alpha1.NewSpec(kind)
 	if kindNode == nil {
-		errs = append(errs, docError(file, line, "kind", "required: one of "+kindNames()))
+		errs = append(errs, docError(file, line, "kind", "required: one of "+v1alpha1.KindList()))
 	} else if spec == nil {
-		errs = append(errs, docError(file, kindNode.Line, "kind", fmt.Sprintf("must be one of %s (got %q)", kindNames(), kindS)))
+		errs = append(errs, docError(file, kindNode.Line, "kind", fmt.Sprintf("must be one of %s (got %q)", v1alpha1.KindList(), kindS)))
 	}
 	if meta == nil {
 		errs = append(errs, docError(file, line, "metadata.name", "required"))
