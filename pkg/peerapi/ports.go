@@ -127,35 +127,37 @@ func (p *PortReservations) ForSession(session string) (int, error) {
 // session owns one port: a different port it owned before is released. Claiming a port another
 // session owns fails with ErrPortTaken.
 func (p *PortReservations) Claim(session string, port int) error {
+	return p.claim(session, port, false)
+}
+
+// ClaimFree is Claim for a port whose /info reservation may have lapsed (an expired passthrough
+// token): it also refuses a port that a live /info reservation holds for someone else.
+func (p *PortReservations) ClaimFree(session string, port int) error {
+	return p.claim(session, port, true)
+}
+
+// claim checks and takes the port under one lock, so that an /info reservation made in between
+// cannot be handed the same port.
+func (p *PortReservations) claim(session string, port int, refuseLive bool) error {
 	if port < 1 || port > 65535 {
 		return fmt.Errorf("session %s: claim port %d: out of range", session, port)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if e, ok := p.res[port]; ok && e.Session != "" {
-		if e.Session == session {
+	if e, ok := p.res[port]; ok {
+		owned := e.Session != ""
+		if owned && e.Session == session {
 			return nil
 		}
-		return fmt.Errorf("session %s: claim port %d: %w", session, port, ErrPortTaken)
+		if owned || (refuseLive && p.o.Now().Before(e.Until)) {
+			return fmt.Errorf("session %s: claim port %d: %w", session, port, ErrPortTaken)
+		}
 	}
 	if old := p.sessionPortLocked(session); old != 0 {
 		p.deleteLocked(old)
 	}
 	p.setLocked(port, portEntry{Session: session})
 	return p.saveLocked()
-}
-
-// ClaimFree is Claim for a port whose /info reservation may have lapsed (an expired passthrough
-// token): it also refuses a port that a live /info reservation holds for someone else.
-func (p *PortReservations) ClaimFree(session string, port int) error {
-	p.mu.Lock()
-	e, ok := p.res[port]
-	live := ok && e.Session == "" && p.o.Now().Before(e.Until)
-	p.mu.Unlock()
-	if live {
-		return fmt.Errorf("session %s: claim port %d: %w", session, port, ErrPortTaken)
-	}
-	return p.Claim(session, port)
 }
 
 // Retain releases the ports of sessions not in keep and temporary reservations that expired.
