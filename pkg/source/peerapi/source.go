@@ -212,7 +212,7 @@ func (s *Source) Run(ctx context.Context, sink controller.Sink) error {
 	var reported map[string]reportRecord
 	if found, err := persist.Load(s.o.StateDir, reportsFile, &reported); err != nil {
 		s.log.Error(err, "load last reports")
-	} else if found {
+	} else if found && reported != nil { // a file holding null decodes to a nil map
 		s.mu.Lock()
 		s.reported = reported
 		s.mu.Unlock()
