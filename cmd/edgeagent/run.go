@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -256,13 +255,9 @@ func (a *agent) buildPeerAPI(birdClient *bird.Client) error {
 	if err != nil {
 		return err
 	}
-	var blacklist []netip.Prefix
-	for _, s := range p.InterfaceIPBlacklist {
-		pr, err := parsePrefix(s)
-		if err != nil {
-			return fmt.Errorf("sources.peerapi.interfaceIPBlacklist: %w", err)
-		}
-		blacklist = append(blacklist, pr)
+	blacklist, err := peerapisource.ParseBlacklist(p.InterfaceIPBlacklist)
+	if err != nil {
+		return fmt.Errorf("sources.peerapi.interfaceIPBlacklist: %w", err)
 	}
 	sysctls := map[string]string{
 		"ipv4.forwarding": boolSysctl(p.Sysctl.IPv4Forwarding), "ipv6.forwarding": boolSysctl(p.Sysctl.IPv6Forwarding),
@@ -343,17 +338,6 @@ func boolSysctl(b bool) string {
 		return "1"
 	}
 	return "0"
-}
-
-func parsePrefix(s string) (netip.Prefix, error) {
-	if strings.Contains(s, "/") {
-		return netip.ParsePrefix(s)
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, err
-	}
-	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 // cmdRun runs the agent until SIGINT/SIGTERM, then shuts down gracefully (exit 0).
