@@ -118,14 +118,39 @@ func (s *Server) Compile(apex string, spec *v1alpha1.DNSZoneSpec, serial uint32)
 // SetZone serves z in place of any zone with the same apex. In-flight queries finish on the
 // version they started with. z must come from this server's Compile.
 func (s *Server) SetZone(z *CompiledZone) {
+	s.ReplaceZones([]*CompiledZone{z}, nil)
+}
+
+// ReplaceZones swaps in every zone of set and stops serving every apex of del, then publishes
+// one new table: readers see all of the changes or none, and a burst of zones (the first load
+// of thousands of domains) costs one table build instead of one per zone.
+func (s *Server) ReplaceZones(set []*CompiledZone, del []string) {
+	if len(set) == 0 && len(del) == 0 {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if z.metrics == nil {
-		z.metrics = s.metrics.zone(z.apex)
+	now := time.Now()
+	for _, z := range set {
+		if z.metrics == nil {
+			z.metrics = s.metrics.zone(z.apex)
+		}
+		s.zones[z.apex] = z
+		s.swaps[z.apex] = now
 	}
-	s.zones[z.apex] = z
-	s.swaps[z.apex] = time.Now()
+	var dropped []string
+	for _, apex := range del {
+		apex = dns.CanonicalName(apex)
+		if _, ok := s.zones[apex]; ok {
+			delete(s.zones, apex)
+			delete(s.swaps, apex)
+			dropped = append(dropped, apex)
+		}
+	}
 	s.publish()
+	for _, apex := range dropped {
+		s.metrics.drop(apex)
+	}
 }
 
 // LastSwap is when the served version of apex was swapped in (zero when not served).
@@ -137,16 +162,10 @@ func (s *Server) LastSwap(apex string) time.Time {
 
 // DeleteZone stops serving apex; it reports whether the zone was loaded.
 func (s *Server) DeleteZone(apex string) bool {
-	apex = dns.CanonicalName(apex)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.zones[apex]; !ok {
+	if s.Zone(apex) == nil {
 		return false
 	}
-	delete(s.zones, apex)
-	delete(s.swaps, apex)
-	s.publish()
-	s.metrics.drop(apex)
+	s.ReplaceZones(nil, []string{apex})
 	return true
 }
 

@@ -39,7 +39,7 @@ type Reconciler struct {
 	now func() time.Time
 }
 
-var _ controller.Reconciler = (*Reconciler)(nil)
+var _ controller.BatchReconciler = (*Reconciler)(nil)
 
 // New returns the DNSZone reconciler.
 func New(opts Options) (*Reconciler, error) {
@@ -115,22 +115,50 @@ func (r *Reconciler) compile(key string, desired *v1alpha1.Object, cur *dnsserve
 
 // Reconcile implements controller.Reconciler.
 func (r *Reconciler) Reconcile(ctx context.Context, key string, desired *v1alpha1.Object) (controller.Result, error) {
-	cur := r.srv.Zone(key)
-	if desired == nil {
-		if r.srv.DeleteZone(key) {
-			r.log.Info("zone removed", "zone", key)
-			return controller.Result{Changes: 1}, nil
+	o := r.ReconcileBatch(ctx, []controller.Request{{Key: key, Desired: desired}})[0]
+	return o.Result, o.Err
+}
+
+// MaxBatch implements controller.BatchReconciler.
+func (r *Reconciler) MaxBatch() int { return 1000 }
+
+// ReconcileBatch implements controller.BatchReconciler: it compiles every zone of the batch and
+// swaps all that changed in with one table publish, so loading thousands of zones does not
+// rebuild the served table once per zone.
+func (r *Reconciler) ReconcileBatch(ctx context.Context, reqs []controller.Request) []controller.Outcome {
+	outs := make([]controller.Outcome, len(reqs))
+	var set []*dnsserver.CompiledZone
+	var setIdx, delIdx []int
+	var del []string
+	for i, req := range reqs {
+		cur := r.srv.Zone(req.Key)
+		if req.Desired == nil {
+			if cur != nil {
+				del = append(del, req.Key)
+				delIdx = append(delIdx, i)
+			}
+			continue
 		}
-		return controller.Result{}, nil
+		z, err := r.compile(req.Key, req.Desired, cur)
+		if err != nil || z == nil {
+			// Unchanged, or a bad spec: the previous good version (if any) stays served.
+			outs[i] = controller.Outcome{Result: controller.Result{Observed: r.observed(cur)}, Err: err}
+			continue
+		}
+		set = append(set, z)
+		setIdx = append(setIdx, i)
 	}
-	z, err := r.compile(key, desired, cur)
-	if err != nil || z == nil {
-		// Unchanged, or a bad spec: the previous good version (if any) stays served.
-		return controller.Result{Observed: r.observed(cur)}, err
+	r.srv.ReplaceZones(set, del)
+	for n, i := range setIdx {
+		z := set[n]
+		r.log.Info("zone loaded", "zone", z.Apex(), "serial", z.Serial(), "records", z.Records())
+		outs[i].Result = controller.Result{Observed: r.observed(z), Changes: 1}
 	}
-	r.srv.SetZone(z)
-	r.log.Info("zone loaded", "zone", key, "serial", z.Serial(), "records", z.Records())
-	return controller.Result{Observed: r.observed(z), Changes: 1}, nil
+	for n, i := range delIdx {
+		r.log.Info("zone removed", "zone", del[n])
+		outs[i].Result = controller.Result{Changes: 1}
+	}
+	return outs
 }
 
 // Plan implements controller.Reconciler.
