@@ -196,6 +196,24 @@ func startManager(t *testing.T, opts Options, rec Reconciler, node *fakeNode) *t
 	return env
 }
 
+// runManager starts a manager with rec and returns it, a function that stops it, and the
+// channel Run's result arrives on. The caller decides how to stop and what to expect.
+func runManager(t *testing.T, opts Options, rec Reconciler, sources ...string) (*Manager, context.CancelFunc, <-chan error) {
+	t.Helper()
+	if opts.Logger.GetSink() == nil {
+		opts.Logger = logr.Discard()
+	}
+	m, err := New(opts, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.ExpectSources(sources...)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	return m, cancel, done
+}
+
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
@@ -365,14 +383,7 @@ func TestResyncRepairsDriftAndRemovesOrphans(t *testing.T) {
 func TestOrphansWaitForEverySource(t *testing.T) {
 	node := newFakeNode()
 	node.node["keep"] = "v1"
-	m, err := New(Options{Logger: logr.Discard()}, node)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.ExpectSources("test", "slow")
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx) }()
+	m, cancel, done := runManager(t, Options{}, node, "test", "slow")
 	defer func() { cancel(); <-done }()
 	m.Update("test", set(widget(t, "a", "v1")))
 	m.ReportError("slow", errors.New("control plane unreachable"))
@@ -462,13 +473,7 @@ func TestShutdownDrainsInFlightReconcile(t *testing.T) {
 	node := newFakeNode()
 	release := make(chan struct{})
 	node.block["a"] = release
-	m, err := New(Options{Logger: logr.Discard(), ShutdownTimeout: 5 * time.Second}, node)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx) }()
+	m, cancel, done := runManager(t, Options{ShutdownTimeout: 5 * time.Second}, node)
 	m.Update("test", set(widget(t, "a", "v1")))
 	<-node.started
 	cancel()
@@ -494,13 +499,7 @@ func TestShutdownDrainsInFlightReconcile(t *testing.T) {
 func TestShutdownTimeoutCancelsReconcile(t *testing.T) {
 	node := newFakeNode()
 	node.block["a"] = make(chan struct{}) // never released
-	m, err := New(Options{Logger: logr.Discard(), ShutdownTimeout: 100 * time.Millisecond}, node)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx) }()
+	m, cancel, done := runManager(t, Options{ShutdownTimeout: 100 * time.Millisecond}, node)
 	m.Update("test", set(widget(t, "a", "v1")))
 	<-node.started
 	cancel()
@@ -610,14 +609,7 @@ func TestPlanChangesNothing(t *testing.T) {
 // over and over; the status store must end on the winning source's last spec, Ready.
 func TestConcurrentSourcesConverge(t *testing.T) {
 	node := newFakeNode()
-	m, err := New(Options{Logger: logr.Discard()}, node)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.ExpectSources("a", "b")
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx) }()
+	m, cancel, done := runManager(t, Options{}, node, "a", "b")
 	defer func() { cancel(); <-done }()
 	var last *v1alpha1.Object
 	for i := 0; i < 300; i++ {
