@@ -3,9 +3,10 @@ package peerapi
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net"
-	"sort"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -182,12 +183,7 @@ func (p *PortReservations) Retain(keep map[string]bool) error {
 func (p *PortReservations) Ports() []int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	out := make([]int, 0, len(p.res))
-	for port := range p.res {
-		out = append(out, port)
-	}
-	sort.Ints(out)
-	return out
+	return slices.Sorted(maps.Keys(p.res))
 }
 
 func (p *PortReservations) sessionPortLocked(session string) int {

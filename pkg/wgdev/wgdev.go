@@ -8,11 +8,12 @@ package wgdev
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
 	"runtime"
-	"sort"
+	"slices"
 	"sync"
 
 	"github.com/go-logr/logr"
@@ -200,12 +201,7 @@ func (m *Manager) Get(name string) *Device {
 func (m *Manager) Names() []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	names := make([]string, 0, len(m.devs))
-	for n := range m.devs {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return slices.Sorted(maps.Keys(m.devs))
 }
 
 // Remove stops the device called name (its interface disappears). It reports whether a device
